@@ -1,0 +1,140 @@
+//! Every key of the store, built in one place.
+//!
+//! All records live in one sled tree so that a group commit, which may touch grants, players and
+//! the ledger at once, is a single atomic `apply_batch`. Each record kind has its own short
+//! prefix. Ids are UUIDv7 strings, so keys of one prefix sort by creation time; integers in keys
+//! are big-endian so they sort numerically.
+
+/// Prefix of grants: `g/<grant_id>`.
+pub const GRANT: &[u8] = b"g/";
+/// Prefix of the per-adapter grant index: `ga/<slug>/<grant_id>`.
+pub const GRANT_BY_ADAPTER: &[u8] = b"ga/";
+/// Prefix of the index of non-terminal grants: `o/<slug>/<grant_id>`.
+pub const OPEN_GRANT: &[u8] = b"o/";
+/// Prefix of the idempotency ledger: `l/<slug>/<event_id>`.
+pub const LEDGER: &[u8] = b"l/";
+/// Prefix of the ledger's time index, used by the pruner: `lt/<ms:be8><slug>/<event_id>`.
+pub const LEDGER_BY_TIME: &[u8] = b"lt/";
+/// Prefix of players: `p/<player_id>`.
+pub const PLAYER: &[u8] = b"p/";
+/// Prefix of the player lookup by tenant and external id: `pe/<tenant>/<external_id>`.
+pub const PLAYER_BY_EXTERNAL: &[u8] = b"pe/";
+
+fn join(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let len = prefix.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>();
+    let mut key = Vec::with_capacity(len);
+    key.extend_from_slice(prefix);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            key.push(b'/');
+        }
+        key.extend_from_slice(part);
+    }
+    key
+}
+
+/// Key of one grant.
+pub fn grant(id: &str) -> Vec<u8> {
+    join(GRANT, &[id.as_bytes()])
+}
+
+/// Key of a grant in its adapter's index.
+pub fn grant_by_adapter(slug: &str, id: &str) -> Vec<u8> {
+    join(GRANT_BY_ADAPTER, &[slug.as_bytes(), id.as_bytes()])
+}
+
+/// Prefix of one adapter's grant index.
+pub fn grant_by_adapter_prefix(slug: &str) -> Vec<u8> {
+    join(GRANT_BY_ADAPTER, &[slug.as_bytes(), b""])
+}
+
+/// Key of a grant in the open-grant index.
+pub fn open_grant(slug: &str, id: &str) -> Vec<u8> {
+    join(OPEN_GRANT, &[slug.as_bytes(), id.as_bytes()])
+}
+
+/// Prefix of one adapter's open grants.
+pub fn open_grant_prefix(slug: &str) -> Vec<u8> {
+    join(OPEN_GRANT, &[slug.as_bytes(), b""])
+}
+
+/// Key of one ledger entry.
+pub fn ledger(slug: &str, event_id: &str) -> Vec<u8> {
+    join(LEDGER, &[slug.as_bytes(), event_id.as_bytes()])
+}
+
+/// Key of a ledger entry in the time index.
+pub fn ledger_by_time(at_ms: i64, slug: &str, event_id: &str) -> Vec<u8> {
+    let mut key = LEDGER_BY_TIME.to_vec();
+    key.extend_from_slice(&(at_ms.max(0) as u64).to_be_bytes());
+    key.extend_from_slice(&join(b"", &[slug.as_bytes(), event_id.as_bytes()]));
+    key
+}
+
+/// Splits a time-index key back into its time, slug and event id.
+pub fn parse_ledger_by_time(key: &[u8]) -> Option<(i64, String, String)> {
+    let rest = key.strip_prefix(LEDGER_BY_TIME)?;
+    let (ms, tail) = rest.split_at_checked(8)?;
+    let ms = u64::from_be_bytes(ms.try_into().ok()?) as i64;
+    let tail = std::str::from_utf8(tail).ok()?;
+    let (slug, event_id) = tail.split_once('/')?;
+    Some((ms, slug.to_owned(), event_id.to_owned()))
+}
+
+/// Key of one player.
+pub fn player(id: &str) -> Vec<u8> {
+    join(PLAYER, &[id.as_bytes()])
+}
+
+/// Key of the lookup from a tenant's external id to the player id.
+pub fn player_by_external(tenant: &str, external_id: &str) -> Vec<u8> {
+    join(
+        PLAYER_BY_EXTERNAL,
+        &[tenant.as_bytes(), external_id.as_bytes()],
+    )
+}
+
+/// The first key after every key that starts with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn prefixes_of_one_adapter_do_not_cover_another() {
+        let a = open_grant_prefix("casino");
+        assert!(open_grant("casino", "x").starts_with(&a));
+        assert!(!open_grant("casino-two", "x").starts_with(&a));
+    }
+
+    #[test]
+    fn prefix_end_bounds_the_prefix() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 255]), Some(vec![2]));
+        assert_eq!(prefix_end(&[255]), None);
+    }
+
+    proptest! {
+        #[test]
+        fn time_index_sorts_by_time_and_round_trips(
+            a in 0i64..i64::MAX, b in 0i64..i64::MAX,
+            slug in "[a-z0-9-]{1,20}", event in ".{0,40}",
+        ) {
+            let ka = ledger_by_time(a, &slug, &event);
+            let kb = ledger_by_time(b, &slug, &event);
+            prop_assert_eq!(a.cmp(&b), ka.cmp(&kb));
+            prop_assert_eq!(parse_ledger_by_time(&ka), Some((a, slug, event)));
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! [`Store`], the typed API over a [`Backend`], and [`WriteSet`], one atomic change.
+//!
+//! Reads go straight to the backend. Writes are collected in a [`WriteSet`] that also keeps the
+//! secondary indexes (adapter grant index, open-grant index, ledger time index, external player
+//! lookup) in step with the records, and are made durable by [`Store::commit`].
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use crate::backend::{Backend, Op, SledBackend, StoreOptions};
+use crate::codec::{decode, encode};
+use crate::records::{Grant, GrantStatus, LedgerEntry, Player};
+use crate::{keys, StoreError};
+
+/// One page of a listing and the cursor of the next page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Where the next page starts, when there may be one.
+    pub next_cursor: Option<String>,
+}
+
+/// The typed store; cheap to clone and shared by every actor.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("open", &self.backend.is_open())
+            .finish()
+    }
+}
+
+/// A set of changes that commit together atomically.
+#[derive(Debug, Default)]
+pub struct WriteSet {
+    ops: Vec<Op>,
+}
+
+impl WriteSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Stores a grant and keeps its indexes: the adapter index always, the open-grant index
+    /// while the grant is not terminal.
+    pub fn put_grant(&mut self, grant: &Grant) {
+        let open = keys::open_grant(&grant.adapter_slug, &grant.id);
+        self.ops
+            .push(Op::Put(keys::grant(&grant.id), encode(grant)));
+        self.ops.push(Op::Put(
+            keys::grant_by_adapter(&grant.adapter_slug, &grant.id),
+            Vec::new(),
+        ));
+        if grant.status.is_terminal() {
+            self.ops.push(Op::Delete(open));
+        } else {
+            self.ops.push(Op::Put(open, Vec::new()));
+        }
+    }
+
+    /// Records an inbound event in the idempotency ledger and its time index.
+    pub fn record_event(&mut self, adapter_slug: &str, event_id: &str, entry: &LedgerEntry) {
+        self.ops
+            .push(Op::Put(keys::ledger(adapter_slug, event_id), encode(entry)));
+        self.ops.push(Op::Put(
+            keys::ledger_by_time(entry.recorded_at_ms, adapter_slug, event_id),
+            Vec::new(),
+        ));
+    }
+
+    /// Stores a player and its external-id lookup.
+    pub fn put_player(&mut self, player: &Player) {
+        self.ops
+            .push(Op::Put(keys::player(&player.id), encode(player)));
+        self.ops.push(Op::Put(
+            keys::player_by_external(&player.tenant_id, &player.external_id),
+            player.id.as_bytes().to_vec(),
+        ));
+    }
+}
+
+impl Store {
+    /// Opens the sled store described by `options`.
+    pub fn open(options: &StoreOptions) -> Result<Self, StoreError> {
+        let backend = SledBackend::open(options)?;
+        Ok(Store { backend })
+    }
+
+    /// Wraps another backend.
+    pub fn with_backend(backend: Arc<dyn Backend>) -> Self {
+        Store { backend }
+    }
+
+    /// Whether the writer is running.
+    pub fn is_open(&self) -> bool {
+        self.backend.is_open()
+    }
+
+    /// Drains queued commits and stops the writer.
+    pub fn close(&self) {
+        self.backend.close();
+    }
+
+    /// Makes `writes` durable as one atomic change.
+    pub async fn commit(&self, writes: WriteSet) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let ticket = self.backend.submit(writes.ops)?;
+        ticket.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Like [`Store::commit`], for code outside an async runtime.
+    pub fn commit_blocking(&self, writes: WriteSet) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let ticket = self.backend.submit(writes.ops)?;
+        ticket.blocking_recv().map_err(|_| StoreError::Closed)?
+    }
+
+    fn get_record<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.backend.get(key)? {
+            Some(bytes) => decode(key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads a grant.
+    pub fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
+        self.get_record(&keys::grant(id))
+    }
+
+    /// Reads a player.
+    pub fn player(&self, id: &str) -> Result<Option<Player>, StoreError> {
+        self.get_record(&keys::player(id))
+    }
+
+    /// Finds a player by tenant and external id.
+    pub fn player_by_external(
+        &self,
+        tenant: &str,
+        external_id: &str,
+    ) -> Result<Option<Player>, StoreError> {
+        match self
+            .backend
+            .get(&keys::player_by_external(tenant, external_id))?
+        {
+            Some(id) => self.player(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads a ledger entry.
+    pub fn ledger(
+        &self,
+        adapter_slug: &str,
+        event_id: &str,
+    ) -> Result<Option<LedgerEntry>, StoreError> {
+        self.get_record(&keys::ledger(adapter_slug, event_id))
+    }
+
+    /// Ids of an adapter's non-terminal grants, in id order, after `after`.
+    pub fn open_grant_ids(
+        &self,
+        adapter_slug: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let prefix = keys::open_grant_prefix(adapter_slug);
+        let after = after.map(|id| keys::open_grant(adapter_slug, id));
+        let rows = self.backend.scan(&prefix, after.as_deref(), limit)?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, _)| String::from_utf8_lossy(&k[prefix.len()..]).into_owned())
+            .collect())
+    }
+
+    /// Lists grants, optionally of one adapter and one status, oldest first.
+    ///
+    /// A status filter is applied to the rows read, so a page may hold fewer than `limit` items
+    /// while a next cursor is still given; at most `limit * 20` rows are read per page.
+    pub fn grants(
+        &self,
+        adapter_slug: Option<&str>,
+        status: Option<GrantStatus>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Grant>, StoreError> {
+        let prefix = match adapter_slug {
+            Some(slug) => keys::grant_by_adapter_prefix(slug),
+            None => keys::GRANT.to_vec(),
+        };
+        let after = cursor.map(|id| [prefix.as_slice(), id.as_bytes()].concat());
+        let budget = limit.saturating_mul(20).max(limit);
+        let mut items = Vec::new();
+        let mut last = None;
+        let mut read = 0;
+        let mut from = after;
+        while items.len() < limit && read < budget {
+            let rows = self
+                .backend
+                .scan(&prefix, from.as_deref(), (budget - read).min(256))?;
+            if rows.is_empty() {
+                last = None;
+                break;
+            }
+            read += rows.len();
+            for (key, value) in &rows {
+                let id = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                last = Some(id.clone());
+                let grant: Option<Grant> = if adapter_slug.is_some() {
+                    self.grant(&id)?
+                } else {
+                    Some(decode(key, value)?)
+                };
+                if let Some(g) = grant.filter(|g| status.is_none_or(|s| g.status == s)) {
+                    items.push(g);
+                    if items.len() == limit {
+                        break;
+                    }
+                }
+            }
+            from = rows.last().map(|(k, _)| k.clone());
+            if items.len() == limit {
+                break;
+            }
+        }
+        let next_cursor = if items.len() == limit || read >= budget {
+            last
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Removes ledger entries recorded before `before_ms`, at most `max` of them, and returns
+    /// how many were removed.
+    pub async fn prune_ledger(&self, before_ms: i64, max: usize) -> Result<usize, StoreError> {
+        let rows = self.backend.scan(keys::LEDGER_BY_TIME, None, max)?;
+        let mut writes = WriteSet::new();
+        let mut removed = 0;
+        for (key, _) in rows {
+            let Some((at_ms, slug, event_id)) = keys::parse_ledger_by_time(&key) else {
+                continue;
+            };
+            if at_ms >= before_ms {
+                break;
+            }
+            writes.ops.push(Op::Delete(keys::ledger(&slug, &event_id)));
+            writes.ops.push(Op::Delete(key));
+            removed += 1;
+        }
+        self.commit(writes).await?;
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{LedgerSubject, Source};
+
+    fn grant(id: &str, status: GrantStatus) -> Grant {
+        Grant {
+            id: id.into(),
+            adapter_slug: "demo".into(),
+            player_id: "p".into(),
+            status,
+            platform_bonus_id: None,
+            amount_subunit: 1,
+            currency: "EUR".into(),
+            template_id: None,
+            created_at_ms: 0,
+            activated_at_ms: None,
+            completed_at: None,
+            total_wagered: 0,
+            reason: None,
+            updated_at_ms: 0,
+            history: vec![crate::GrantHistoryEntry {
+                event: "bonus.credited".into(),
+                event_id: "e".into(),
+                source: Source::Webhook,
+                from: GrantStatus::Pending,
+                to: status,
+                at_ms: 0,
+            }],
+        }
+    }
+
+    #[test]
+    fn committed_records_survive_reopen_and_indexes_follow_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions::at(dir.path());
+        {
+            let store = Store::open(&options).unwrap();
+            let mut w = WriteSet::new();
+            w.put_grant(&grant("a", GrantStatus::Active));
+            w.put_grant(&grant("b", GrantStatus::Pending));
+            w.record_event(
+                "demo",
+                "e1",
+                &LedgerEntry {
+                    subject: LedgerSubject::Grant,
+                    subject_id: "a".into(),
+                    applied: true,
+                    recorded_at_ms: 10,
+                },
+            );
+            store.commit_blocking(w).unwrap();
+            let mut w = WriteSet::new();
+            w.put_grant(&grant("b", GrantStatus::Completed));
+            store.commit_blocking(w).unwrap();
+            store.close();
+            assert!(matches!(
+                store.commit_blocking({
+                    let mut w = WriteSet::new();
+                    w.put_grant(&grant("c", GrantStatus::Active));
+                    w
+                }),
+                Err(StoreError::Closed)
+            ));
+        }
+        let store = Store::open(&options).unwrap();
+        assert_eq!(
+            store.grant("a").unwrap().unwrap().status,
+            GrantStatus::Active
+        );
+        assert_eq!(
+            store.open_grant_ids("demo", None, 10).unwrap(),
+            vec!["a".to_string()]
+        );
+        assert!(store.ledger("demo", "e1").unwrap().unwrap().applied);
+        let page = store
+            .grants(Some("demo"), Some(GrantStatus::Completed), None, 10)
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].id, "b");
+    }
+
+    #[test]
+    fn pruning_removes_only_entries_past_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreOptions::at(dir.path())).unwrap();
+        let mut w = WriteSet::new();
+        for (id, at) in [("old1", 100), ("old2", 200), ("new", 300)] {
+            let entry = LedgerEntry {
+                subject: LedgerSubject::Grant,
+                subject_id: "g".into(),
+                applied: true,
+                recorded_at_ms: at,
+            };
+            w.record_event("demo", id, &entry);
+        }
+        store.commit_blocking(w).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let removed = rt.block_on(store.prune_ledger(250, 100)).unwrap();
+        assert_eq!(removed, 2);
+        assert!(store.ledger("demo", "old1").unwrap().is_none());
+        assert!(store.ledger("demo", "old2").unwrap().is_none());
+        assert!(store.ledger("demo", "new").unwrap().is_some());
+    }
+
+    #[test]
+    fn grant_listing_pages_with_a_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreOptions::at(dir.path())).unwrap();
+        let mut w = WriteSet::new();
+        for i in 0..5 {
+            w.put_grant(&grant(&format!("g{i}"), GrantStatus::Pending));
+        }
+        store.commit_blocking(w).unwrap();
+        let first = store.grants(None, None, None, 3).unwrap();
+        assert_eq!(first.items.len(), 3);
+        let cursor = first.next_cursor.clone().unwrap();
+        let second = store.grants(None, None, Some(&cursor), 3).unwrap();
+        let ids: Vec<_> = second.items.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(ids, ["g3", "g4"]);
+        assert_eq!(second.next_cursor, None);
+    }
+}

@@ -108,7 +108,7 @@ pub fn parse_bonus_event(body: &[u8]) -> Result<BonusEvent, DomainError> {
     let (ts, _) = fields::required_time(&obj, "ts")?;
     let grant_id = fields::required_id(&obj, "grant_id")?;
     let platform_bonus_id = fields::required_id(&obj, "platform_bonus_id")?;
-    let data = fields::required_object(&obj, "data")?;
+    let data = &fields::optional_object(&obj, "data")?;
 
     let total_wagered = fields::optional_i64(data, "data", "total_wagered")?;
     if kind == BonusEventKind::Wagered && total_wagered.is_none() {
@@ -354,6 +354,13 @@ mod tests {
             "data.total_wagered"
         );
         assert_eq!(field(&ok.replace(r#"{"total_wagered":5}"#, "3")), "data");
+        let credited = ok.replace("bonus.wagered", "bonus.credited");
+        assert!(parse_bonus_event(
+            credited
+                .replace(r#","data":{"total_wagered":5}"#, "")
+                .as_bytes()
+        )
+        .is_ok());
     }
 
     fn any_status() -> impl Strategy<Value = GrantStatus> {

@@ -76,15 +76,26 @@ pub fn optional_i64(
     }
 }
 
-/// A required object.
-pub fn required_object<'a>(
-    obj: &'a Map<String, Value>,
+/// An optional object; absent or `null` reads as an empty object.
+pub fn optional_object(
+    obj: &Map<String, Value>,
     name: &str,
-) -> Result<&'a Map<String, Value>, DomainError> {
+) -> Result<Map<String, Value>, DomainError> {
     match obj.get(name) {
-        Some(Value::Object(map)) => Ok(map),
-        None | Some(Value::Null) => Err(DomainError::invalid(name, "is required")),
+        Some(Value::Object(map)) => Ok(map.clone()),
+        None | Some(Value::Null) => Ok(Map::new()),
         Some(_) => Err(DomainError::invalid(name, "must be an object")),
+    }
+}
+
+/// A required non-negative integer that fits in `u32`.
+pub fn required_u32(obj: &Map<String, Value>, name: &str) -> Result<u32, DomainError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Err(DomainError::invalid(name, "is required")),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| DomainError::invalid(name, "must be a non-negative integer")),
     }
 }
 

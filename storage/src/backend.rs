@@ -23,6 +23,9 @@ pub enum Op {
     Delete(Vec<u8>),
 }
 
+/// Key-value pairs read by a scan, in key order.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A pending commit: resolves once the batch holding these changes is durable.
 pub type CommitTicket = oneshot::Receiver<Result<(), StoreError>>;
 
@@ -38,7 +41,7 @@ pub trait Backend: Send + Sync + 'static {
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    ) -> Result<Rows, StoreError>;
 
     /// Queues `ops` to be applied as one atomic, durable change.
     ///
@@ -121,7 +124,7 @@ impl Backend for SledBackend {
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Rows, StoreError> {
         use std::ops::Bound;
         let start = match after {
             Some(a) if a > prefix => Bound::Excluded(a.to_vec()),

@@ -1,0 +1,152 @@
+//! Wiring: opens the store, starts the actors, builds the HTTP server.
+//!
+//! [`start`] is what `serve` and the integration tests both call, on a listener they bound
+//! themselves (tests use `127.0.0.1:0`). It must run inside an actix system, because the
+//! supervisors are started on the calling arbiter before the HTTP workers exist, so that each
+//! is a singleton shared by every worker.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix::Addr;
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpServer};
+use ucrm_actors::kyc::KycModel;
+use ucrm_actors::{AdapterSupervisor, Secret, SupervisorOptions, TenantSupervisor};
+use ucrm_storage::{Store, StoreOptions};
+
+use crate::config::Config;
+use crate::routes;
+use crate::telemetry;
+
+/// What the routes share: configuration, the store (read-only use) and actor addresses.
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Config,
+    /// The store, for reads.
+    pub store: Store,
+    /// Configured adapters by slug.
+    pub adapters: HashMap<String, AdapterHandle>,
+    /// Tenant supervisors by tenant id.
+    pub tenants: HashMap<String, TenantHandle>,
+    /// Renders `/metrics`.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// One configured adapter.
+pub struct AdapterHandle {
+    /// Its slug.
+    pub slug: String,
+    /// Its tenant.
+    pub tenant: String,
+    /// Every secret that verifies its webhooks.
+    pub secrets: Vec<Secret>,
+    /// Its supervisor.
+    pub supervisor: Addr<AdapterSupervisor>,
+}
+
+/// One configured tenant.
+pub struct TenantHandle {
+    /// Who runs its KYC.
+    pub kyc_model: KycModel,
+    /// Its supervisor.
+    pub supervisor: Addr<TenantSupervisor>,
+}
+
+impl AppState {
+    /// How long a request waits on an actor.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.server.request_timeout_ms)
+    }
+}
+
+/// Opens the store, starts the actors and the HTTP server on `listener`.
+///
+/// Returns the server's handle (to stop it) and a future that runs the server and, once it has
+/// stopped, drains the group-commit writer and closes the store.
+pub fn start(
+    config: Config,
+    listener: TcpListener,
+) -> anyhow::Result<(ServerHandle, impl Future<Output = anyhow::Result<()>>)> {
+    let metrics = telemetry::metrics_handle();
+    let mut store_options = StoreOptions::at(&config.storage.path);
+    store_options.cache_capacity_bytes = config.storage.cache_capacity_mb * 1024 * 1024;
+    store_options.commit_queue_capacity = config.storage.commit_queue_capacity;
+    let store = Store::open(&store_options)
+        .map_err(|e| anyhow::anyhow!("storage.path {}: {e}", config.storage.path.display()))?;
+
+    let options = SupervisorOptions {
+        mailbox: config.actors.supervisor_mailbox,
+        child_mailbox: config.actors.child_mailbox,
+        child_idle: Duration::from_millis(config.actors.child_idle_ms),
+    };
+    let tenants: HashMap<String, TenantHandle> = config
+        .tenants
+        .iter()
+        .map(|t| {
+            let kyc_model = config.kyc_model(t);
+            let supervisor =
+                TenantSupervisor::start_with(&t.id, kyc_model, store.clone(), options.clone());
+            (
+                t.id.clone(),
+                TenantHandle {
+                    kyc_model,
+                    supervisor,
+                },
+            )
+        })
+        .collect();
+    let adapters: HashMap<String, AdapterHandle> = config
+        .adapters
+        .iter()
+        .map(|a| {
+            let supervisor =
+                AdapterSupervisor::start_with(&a.slug, &a.tenant, store.clone(), options.clone());
+            let handle = AdapterHandle {
+                slug: a.slug.clone(),
+                tenant: a.tenant.clone(),
+                secrets: a.secrets.clone(),
+                supervisor,
+            };
+            (a.slug.clone(), handle)
+        })
+        .collect();
+
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let shutdown_secs = config.server.shutdown_timeout_secs;
+    let state = web::Data::new(AppState {
+        config,
+        store: store.clone(),
+        adapters,
+        tenants,
+        metrics,
+    });
+
+    let local = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(telemetry::observe_request))
+            .configure(routes::configure)
+    })
+    .workers(workers)
+    .shutdown_timeout(shutdown_secs)
+    .listen(listener)?
+    .run();
+    log::info!(addr:% = local, workers; "ucrm-webhooks listening");
+
+    let handle = server.handle();
+    let running = async move {
+        let result = server.await;
+        log::info!("HTTP server stopped; draining the store");
+        store.close();
+        log::info!("store closed");
+        result.map_err(Into::into)
+    };
+    Ok((handle, running))
+}

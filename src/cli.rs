@@ -1,0 +1,116 @@
+//! The command line: `serve` (default), `check-config`, `sign`.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use ucrm_actors::signing::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use ucrm_actors::Secret;
+
+use crate::config::Config;
+
+/// Webhook hub of the UCRM casino CRM.
+#[derive(Debug, Parser)]
+#[command(name = "ucrm-webhooks", version, about)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "UCRM_CONFIG",
+        default_value = "config.toml"
+    )]
+    pub config: PathBuf,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Validate the configuration file and name the first bad key.
+    CheckConfig,
+    /// Print the two signature headers for a body (for platform integrators).
+    Sign {
+        /// The adapter's webhook secret.
+        #[arg(long)]
+        secret: String,
+        /// Unix seconds to sign at; now when omitted.
+        #[arg(long, allow_hyphen_values = true)]
+        timestamp: Option<i64>,
+        /// File holding the exact body bytes; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+    },
+}
+
+/// Runs the command line; returns the process exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli.config),
+        Command::CheckConfig => check_config(&cli.config),
+        Command::Sign {
+            secret,
+            timestamp,
+            file,
+        } => print_signature(&secret, timestamp, file.as_deref()),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("ucrm-webhooks: {e:#}");
+            2
+        }
+    }
+}
+
+fn serve(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    crate::telemetry::init_logging(&config.server.log_format);
+    crate::telemetry::install_crypto_provider();
+    let listener = TcpListener::bind(&config.server.bind)
+        .map_err(|e| anyhow::anyhow!("server.bind {}: {e}", config.server.bind))?;
+    actix_rt::System::new().block_on(async move {
+        let (_handle, running) = crate::start(config, listener)?;
+        running.await
+    })
+}
+
+fn check_config(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    println!(
+        "{}: ok ({} tenants, {} adapters, {} api keys)",
+        config_path.display(),
+        config.tenants.len(),
+        config.adapters.len(),
+        config.api_keys.len()
+    );
+    Ok(())
+}
+
+fn print_signature(
+    secret: &str,
+    timestamp: Option<i64>,
+    file: Option<&Path>,
+) -> anyhow::Result<()> {
+    let mut body = Vec::new();
+    match file {
+        Some(path) if path != Path::new("-") => {
+            body = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        _ => {
+            std::io::stdin().read_to_end(&mut body)?;
+        }
+    }
+    let ts = timestamp.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    println!("{TIMESTAMP_HEADER}: {ts}");
+    println!(
+        "{SIGNATURE_HEADER}: {}",
+        sign(&Secret::new(secret), ts, &body)
+    );
+    Ok(())
+}

@@ -1,0 +1,578 @@
+//! Configuration: defaults, then `config.toml`, then the environment; validated at start.
+//!
+//! Every error names the key at fault (`adapters[0].webhook_secret`, `server.bind`, …) so an
+//! operator can fix the file without reading code. Secrets are [`Secret`]s and never print.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use ucrm_actors::kyc::KycModel;
+use ucrm_actors::Secret;
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    /// The dotted key at fault (or the file, when it cannot be read).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn bad(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[storage]`.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// `[[tenants]]`.
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+    /// `[[adapters]]`.
+    #[serde(default)]
+    pub adapters: Vec<AdapterConfig>,
+    /// `[[api_keys]]`.
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// `[actors]`.
+    #[serde(default)]
+    pub actors: ActorsConfig,
+    /// `[reconciler]`.
+    #[serde(default)]
+    pub reconciler: ReconcilerConfig,
+    /// `[messaging]`: provider credentials.
+    #[serde(default)]
+    pub messaging: MessagingConfig,
+    /// `[outbound]`: the `call_webhook` sender.
+    #[serde(default)]
+    pub outbound: OutboundConfig,
+}
+
+/// `[messaging]`: credentials of the messaging providers' webhooks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagingConfig {
+    /// `[messaging.postmark]`.
+    pub postmark: Option<PostmarkConfig>,
+    /// `[messaging.twilio]`.
+    pub twilio: Option<TwilioConfig>,
+}
+
+/// `[messaging.postmark]`: HTTP Basic credentials Postmark is configured to send.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostmarkConfig {
+    /// Basic auth user name.
+    pub basic_auth_user: String,
+    /// Basic auth password.
+    pub basic_auth_password: Secret,
+    /// Optional extra header token.
+    pub header_token: Option<Secret>,
+}
+
+/// `[messaging.twilio]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioConfig {
+    /// The account's auth token, which signs status callbacks.
+    pub auth_token: Secret,
+}
+
+/// `[outbound]`: delivery of `call_webhook` requests.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// CIDR ranges exempt from the SSRF guard; empty in production.
+    #[serde(default)]
+    pub allow_private_networks: Vec<String>,
+}
+
+/// `[server]`: the HTTP listener and the admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub bind: String,
+    /// The URL providers call; Twilio signs it.
+    pub public_base_url: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Bearer token of the admin API (`UCRM_ADMIN_TOKEN` overrides).
+    pub admin_token: Option<Secret>,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// How long a request waits for its actor before answering 503.
+    pub request_timeout_ms: u64,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_timeout_secs: u64,
+    /// How far a signature timestamp may be from now.
+    pub signature_tolerance_secs: i64,
+    /// `text` or `json` log lines.
+    pub log_format: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8080".into(),
+            public_base_url: "http://127.0.0.1:8080".into(),
+            max_body_bytes: 256 * 1024,
+            admin_token: None,
+            workers: 0,
+            request_timeout_ms: 10_000,
+            shutdown_timeout_secs: 10,
+            signature_tolerance_secs: 300,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// `[storage]`: the embedded sled store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Directory of the store.
+    pub path: PathBuf,
+    /// sled page cache, in MiB.
+    pub cache_capacity_mb: u64,
+    /// Commits that may wait for the writer before requests get 503.
+    pub commit_queue_capacity: usize,
+    /// How long idempotency-ledger entries are kept.
+    pub ledger_retention_days: u64,
+    /// How often the ledger pruner runs.
+    pub prune_interval_secs: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            path: PathBuf::from("./data"),
+            cache_capacity_mb: 256,
+            commit_queue_capacity: 8192,
+            ledger_retention_days: 30,
+            prune_interval_secs: 3600,
+        }
+    }
+}
+
+/// `[[tenants]]`: a casino brand.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Tenant id.
+    pub id: String,
+    /// Who runs KYC: `platform_owns | crm_owns | dual | none`.
+    pub kyc_model: String,
+}
+
+/// One or several secrets; several during a rotation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SecretList {
+    /// A single secret.
+    One(Secret),
+    /// Several, all accepted.
+    Many(Vec<Secret>),
+}
+
+impl SecretList {
+    fn into_vec(self) -> Vec<Secret> {
+        match self {
+            SecretList::One(s) => vec![s],
+            SecretList::Many(v) => v,
+        }
+    }
+}
+
+/// `[[adapters]]`: a casino platform integration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterConfig {
+    /// Lowercase, hyphenated name used in URLs.
+    pub slug: String,
+    /// The tenant it serves.
+    pub tenant: String,
+    /// Webhook secret, or a list of them during a rotation (the first signs outbound).
+    pub webhook_secret: Option<SecretList>,
+    /// Base URL of the platform's bonus API.
+    pub platform_base_url: Option<String>,
+    /// Sustained inbound webhooks per second before 429.
+    #[serde(default = "default_rate")]
+    pub rate_limit_per_sec: u32,
+    /// Burst allowance above the sustained rate.
+    #[serde(default = "default_burst")]
+    pub rate_limit_burst: u32,
+    /// Resolved secrets (config plus environment); filled by [`Config::finish`].
+    #[serde(skip)]
+    pub secrets: Vec<Secret>,
+}
+
+fn default_rate() -> u32 {
+    1000
+}
+
+fn default_burst() -> u32 {
+    2000
+}
+
+/// `[[api_keys]]`: a bearer key for `/v1/events`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// The key.
+    pub key: Secret,
+    /// The tenant it scopes events to.
+    pub tenant: String,
+}
+
+/// `[actors]`: mailbox sizes and idle timeouts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActorsConfig {
+    /// Mailbox of each supervisor.
+    pub supervisor_mailbox: usize,
+    /// Mailbox of each grant or player actor.
+    pub child_mailbox: usize,
+    /// Idle time before a grant or player actor is retired.
+    pub child_idle_ms: u64,
+}
+
+impl Default for ActorsConfig {
+    fn default() -> Self {
+        ActorsConfig {
+            supervisor_mailbox: 4096,
+            child_mailbox: 64,
+            child_idle_ms: 30_000,
+        }
+    }
+}
+
+/// `[reconciler]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcilerConfig {
+    /// Seconds between runs.
+    pub interval_secs: u64,
+}
+
+impl Default for ReconcilerConfig {
+    fn default() -> Self {
+        ReconcilerConfig {
+            interval_secs: 86_400,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`, applies the process environment, and validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad(path.display().to_string(), format!("cannot read: {e}")))?;
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Config::from_toml(&text, &env)
+    }
+
+    /// Parses TOML text, applies `env` overrides, and validates.
+    pub fn from_toml(text: &str, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let key = e.span().map(|s| key_at(text, s.start)).unwrap_or_default();
+            bad(
+                if key.is_empty() { "config".into() } else { key },
+                e.message().to_owned(),
+            )
+        })?;
+        config.finish(env)
+    }
+
+    fn finish(mut self, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        if let Some(token) = env.get("UCRM_ADMIN_TOKEN").filter(|t| !t.is_empty()) {
+            self.server.admin_token = Some(Secret::new(token.clone()));
+        }
+        if let Some(path) = env.get("UCRM_STORAGE_PATH").filter(|t| !t.is_empty()) {
+            self.storage.path = PathBuf::from(path);
+        }
+        if let Some(bind) = env.get("UCRM_BIND").filter(|t| !t.is_empty()) {
+            self.server.bind = bind.clone();
+        }
+        for adapter in &mut self.adapters {
+            let var = adapter_secret_var(&adapter.slug);
+            let mut secrets = adapter
+                .webhook_secret
+                .clone()
+                .map(SecretList::into_vec)
+                .unwrap_or_default();
+            if let Some(value) = env.get(&var).filter(|v| !v.is_empty()) {
+                secrets = value.split(',').map(|s| Secret::new(s.trim())).collect();
+            }
+            if let Some(previous) = env
+                .get(&format!("{var}_PREVIOUS"))
+                .filter(|v| !v.is_empty())
+            {
+                secrets.push(Secret::new(previous.clone()));
+            }
+            adapter.secrets = secrets;
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.server
+            .bind
+            .parse::<SocketAddr>()
+            .map_err(|_| bad("server.bind", "must be an address like 127.0.0.1:8080"))?;
+        check_url("server.public_base_url", &self.server.public_base_url)?;
+        if self.server.max_body_bytes < 1024 {
+            return Err(bad("server.max_body_bytes", "must be at least 1024"));
+        }
+        if self
+            .server
+            .admin_token
+            .as_ref()
+            .is_none_or(Secret::is_empty)
+        {
+            return Err(bad(
+                "server.admin_token",
+                "is required (or set UCRM_ADMIN_TOKEN)",
+            ));
+        }
+        if !matches!(self.server.log_format.as_str(), "text" | "json") {
+            return Err(bad("server.log_format", "must be \"text\" or \"json\""));
+        }
+        if self.storage.ledger_retention_days == 0 {
+            return Err(bad("storage.ledger_retention_days", "must be at least 1"));
+        }
+        if self.reconciler.interval_secs == 0 {
+            return Err(bad("reconciler.interval_secs", "must be at least 1"));
+        }
+
+        let mut tenants = HashSet::new();
+        for (i, t) in self.tenants.iter().enumerate() {
+            if t.id.trim().is_empty() {
+                return Err(bad(format!("tenants[{i}].id"), "must not be empty"));
+            }
+            if !tenants.insert(t.id.as_str()) {
+                return Err(bad(
+                    format!("tenants[{i}].id"),
+                    format!("duplicate tenant {:?}", t.id),
+                ));
+            }
+            if KycModel::parse(&t.kyc_model).is_none() {
+                return Err(bad(
+                    format!("tenants[{i}].kyc_model"),
+                    "must be one of platform_owns, crm_owns, dual, none",
+                ));
+            }
+        }
+
+        let mut slugs = HashSet::new();
+        for (i, a) in self.adapters.iter().enumerate() {
+            if !is_slug(&a.slug) {
+                return Err(bad(
+                    format!("adapters[{i}].slug"),
+                    "must be lowercase letters, digits and single hyphens",
+                ));
+            }
+            if !slugs.insert(a.slug.as_str()) {
+                return Err(bad(
+                    format!("adapters[{i}].slug"),
+                    format!("duplicate adapter {:?}", a.slug),
+                ));
+            }
+            if !tenants.contains(a.tenant.as_str()) {
+                return Err(bad(
+                    format!("adapters[{i}].tenant"),
+                    format!("no tenant {:?} is configured", a.tenant),
+                ));
+            }
+            if a.secrets.is_empty() || a.secrets.iter().any(Secret::is_empty) {
+                return Err(bad(
+                    format!("adapters[{i}].webhook_secret"),
+                    format!("is required (or set {})", adapter_secret_var(&a.slug)),
+                ));
+            }
+            if let Some(url) = &a.platform_base_url {
+                check_url(&format!("adapters[{i}].platform_base_url"), url)?;
+            }
+            if a.rate_limit_per_sec == 0 {
+                return Err(bad(
+                    format!("adapters[{i}].rate_limit_per_sec"),
+                    "must be at least 1",
+                ));
+            }
+        }
+
+        for (i, k) in self.api_keys.iter().enumerate() {
+            if k.key.expose().len() < 16 {
+                return Err(bad(
+                    format!("api_keys[{i}].key"),
+                    "must be at least 16 characters",
+                ));
+            }
+            if !tenants.contains(k.tenant.as_str()) {
+                return Err(bad(
+                    format!("api_keys[{i}].tenant"),
+                    format!("no tenant {:?} is configured", k.tenant),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The tenant's KYC model (validated at load).
+    pub fn kyc_model(&self, tenant: &TenantConfig) -> KycModel {
+        KycModel::parse(&tenant.kyc_model).unwrap_or(KycModel::None)
+    }
+}
+
+/// The environment variable holding an adapter's webhook secret.
+pub fn adapter_secret_var(slug: &str) -> String {
+    format!(
+        "UCRM_ADAPTER_{}_WEBHOOK_SECRET",
+        slug.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+fn check_url(key: &str, value: &str) -> Result<(), ConfigError> {
+    match reqwest::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        _ => Err(bad(key, "must be an http(s) URL")),
+    }
+}
+
+/// Best effort: the `table.key` whose value starts at byte `offset` of the TOML text.
+fn key_at(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let mut table = String::new();
+    for line in before.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            table = line
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_owned();
+        }
+    }
+    let line = before.lines().last().unwrap_or("").trim();
+    let key = line.split('=').next().unwrap_or("").trim();
+    match (table.is_empty(), key.is_empty() || line.starts_with('[')) {
+        (true, _) => key.to_owned(),
+        (false, true) => table,
+        (false, false) => format!("{table}.{key}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[server]
+admin_token = "t"
+[[tenants]]
+id = "demo"
+kyc_model = "platform_owns"
+[[adapters]]
+slug = "demo-casino"
+tenant = "demo"
+webhook_secret = "s"
+"#;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_toml(text, &env)
+    }
+
+    #[test]
+    fn repository_config_is_valid() {
+        let text = include_str!("../config.toml");
+        let c = load(text, &[]).unwrap();
+        assert_eq!(c.adapters[0].slug, "demo-casino");
+    }
+
+    #[test]
+    fn environment_overrides_secrets() {
+        let c = load(
+            BASE,
+            &[
+                ("UCRM_ADAPTER_DEMO_CASINO_WEBHOOK_SECRET", "new"),
+                ("UCRM_ADAPTER_DEMO_CASINO_WEBHOOK_SECRET_PREVIOUS", "old"),
+                ("UCRM_ADMIN_TOKEN", "envtoken"),
+            ],
+        )
+        .unwrap();
+        let secrets: Vec<_> = c.adapters[0]
+            .secrets
+            .iter()
+            .map(|s| s.expose().to_owned())
+            .collect();
+        assert_eq!(secrets, ["new", "old"]);
+        assert_eq!(c.server.admin_token.unwrap().expose(), "envtoken");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let key = |text: String| load(&text, &[]).unwrap_err().key;
+        assert_eq!(
+            key(BASE.replace("platform_owns", "sometimes")),
+            "tenants[0].kyc_model"
+        );
+        assert_eq!(
+            key(BASE.replace("webhook_secret = \"s\"", "")),
+            "adapters[0].webhook_secret"
+        );
+        assert_eq!(
+            key(BASE.replace("demo-casino", "Demo_Casino")),
+            "adapters[0].slug"
+        );
+        assert_eq!(
+            key(BASE.replace("tenant = \"demo\"", "tenant = \"x\"")),
+            "adapters[0].tenant"
+        );
+        assert_eq!(
+            key(format!("{BASE}\n[storage]\npath = 5\n")),
+            "storage.path"
+        );
+        assert!(key(format!("[server]\nbogus = 1\n{}", &BASE[10..])).starts_with("server"));
+        assert_eq!(
+            key(BASE.replace(
+                "admin_token = \"t\"",
+                "bind = \"nope\"\nadmin_token = \"t\""
+            )),
+            "server.bind"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = load(BASE, &[]).unwrap();
+        let dump = format!("{c:?}");
+        assert!(!dump.contains("\"s\""), "{dump}");
+    }
+}

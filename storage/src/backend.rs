@@ -36,12 +36,7 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Reads up to `limit` pairs whose keys start with `prefix`, in key order, strictly after
     /// `after` when given.
-    fn scan(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Rows, StoreError>;
+    fn scan(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Rows, StoreError>;
 
     /// Queues `ops` to be applied as one atomic, durable change.
     ///
@@ -119,12 +114,7 @@ impl Backend for SledBackend {
         Ok(self.db.get(key)?.map(|v| v.to_vec()))
     }
 
-    fn scan(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Rows, StoreError> {
+    fn scan(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Rows, StoreError> {
         use std::ops::Bound;
         let start = match after {
             Some(a) if a > prefix => Bound::Excluded(a.to_vec()),

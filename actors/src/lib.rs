@@ -12,6 +12,8 @@ pub mod error;
 pub mod fields;
 pub mod grant_actor;
 pub mod kyc;
+pub mod messaging;
+pub mod outbound;
 pub mod outcome;
 pub mod player_actor;
 pub mod pool;

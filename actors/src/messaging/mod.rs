@@ -1,0 +1,1 @@
+//! Messaging delivery feedback: status rules, Postmark records, Twilio callbacks.

@@ -1,0 +1,1 @@
+//! Outbound `call_webhook` delivery: templates, the SSRF guard, the retry schedule.

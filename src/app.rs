@@ -13,7 +13,9 @@ use std::time::Duration;
 use actix::Addr;
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
+use ucrm_actors::adapter_client::{build_http_client, AdapterClient, ClientOptions};
 use ucrm_actors::kyc::KycModel;
+use ucrm_actors::reconciler::{ReconcileTarget, Reconciler};
 use ucrm_actors::{AdapterSupervisor, Secret, SupervisorOptions, TenantSupervisor};
 use ucrm_storage::{Store, StoreOptions};
 
@@ -31,6 +33,8 @@ pub struct AppState {
     pub adapters: HashMap<String, AdapterHandle>,
     /// Tenant supervisors by tenant id.
     pub tenants: HashMap<String, TenantHandle>,
+    /// The reconciler.
+    pub reconciler: Addr<Reconciler>,
     /// Renders `/metrics`.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
@@ -98,12 +102,41 @@ pub fn start(
             )
         })
         .collect();
+    let client_options = ClientOptions {
+        timeout: Duration::from_millis(config.reconciler.platform_timeout_ms),
+        concurrency: config.reconciler.concurrency,
+        ..ClientOptions::default()
+    };
+    let http = build_http_client(&client_options)?;
+    let mut targets = std::collections::BTreeMap::new();
     let adapters: HashMap<String, AdapterHandle> = config
         .adapters
         .iter()
         .map(|a| {
-            let supervisor =
-                AdapterSupervisor::start_with(&a.slug, &a.tenant, store.clone(), options.clone());
+            let client = a.platform_base_url.as_ref().map(|url| {
+                let secret = a.secrets[0].clone();
+                AdapterClient::new(
+                    &a.slug,
+                    url,
+                    secret,
+                    http.clone(),
+                    client_options.concurrency,
+                )
+            });
+            let supervisor = AdapterSupervisor::start_with(
+                &a.slug,
+                &a.tenant,
+                store.clone(),
+                client.clone(),
+                options.clone(),
+            );
+            if let Some(client) = client {
+                let target = ReconcileTarget {
+                    supervisor: supervisor.clone(),
+                    client,
+                };
+                targets.insert(a.slug.clone(), target);
+            }
             let handle = AdapterHandle {
                 slug: a.slug.clone(),
                 tenant: a.tenant.clone(),
@@ -113,6 +146,13 @@ pub fn start(
             (a.slug.clone(), handle)
         })
         .collect();
+
+    let reconciler = Reconciler::start_with(
+        store.clone(),
+        targets,
+        Duration::from_secs(config.reconciler.interval_secs),
+        config.reconciler.concurrency,
+    );
 
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -124,6 +164,7 @@ pub fn start(
         store: store.clone(),
         adapters,
         tenants,
+        reconciler,
         metrics,
     });
 

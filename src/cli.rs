@@ -34,6 +34,15 @@ pub enum Command {
     Serve,
     /// Validate the configuration file and name the first bad key.
     CheckConfig,
+    /// Ask the running server for one reconciliation pass and print its summary.
+    Reconcile {
+        /// Only this adapter.
+        #[arg(long)]
+        adapter: Option<String>,
+        /// Base URL of the server; from `server.bind` when omitted.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Print the two signature headers for a body (for platform integrators).
     Sign {
         /// The adapter's webhook secret.
@@ -53,6 +62,7 @@ pub fn main() -> i32 {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
+        Command::Reconcile { adapter, url } => reconcile(&cli.config, adapter, url),
         Command::Sign {
             secret,
             timestamp,
@@ -78,6 +88,51 @@ fn serve(config_path: &Path) -> anyhow::Result<()> {
         let (_handle, running) = crate::start(config, listener)?;
         running.await
     })
+}
+
+fn reconcile(
+    config_path: &Path,
+    adapter: Option<String>,
+    url: Option<String>,
+) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    crate::telemetry::install_crypto_provider();
+    let base = url.unwrap_or_else(|| {
+        let bind = config
+            .server
+            .bind
+            .replace("0.0.0.0", "127.0.0.1")
+            .replace("[::]", "[::1]");
+        format!("http://{bind}")
+    });
+    let token = config
+        .server
+        .admin_token
+        .as_ref()
+        .map(|t| t.expose().to_owned())
+        .unwrap_or_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let summary = runtime.block_on(async move {
+        let mut req = reqwest::Client::builder()
+            .no_proxy()
+            .build()?
+            .post(format!("{}/v1/admin/reconcile", base.trim_end_matches('/')))
+            .bearer_auth(token);
+        if let Some(a) = adapter {
+            req = req.query(&[("adapter", a)]);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await?;
+        if !status.is_success() {
+            anyhow::bail!("server answered {status}: {body}");
+        }
+        Ok::<_, anyhow::Error>(body["data"].clone())
+    })?;
+    println!("{summary}");
+    Ok(())
 }
 
 fn check_config(config_path: &Path) -> anyhow::Result<()> {

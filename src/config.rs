@@ -260,18 +260,24 @@ impl Default for ActorsConfig {
     }
 }
 
-/// `[reconciler]`.
+/// `[reconciler]`: the timer and the platform calls it makes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReconcilerConfig {
     /// Seconds between runs.
     pub interval_secs: u64,
+    /// Platform status calls in flight per adapter.
+    pub concurrency: usize,
+    /// Timeout of one platform call, in milliseconds.
+    pub platform_timeout_ms: u64,
 }
 
 impl Default for ReconcilerConfig {
     fn default() -> Self {
         ReconcilerConfig {
             interval_secs: 86_400,
+            concurrency: 8,
+            platform_timeout_ms: 10_000,
         }
     }
 }

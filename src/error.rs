@@ -131,6 +131,18 @@ impl From<DomainError> for ApiError {
             DomainError::Unavailable => {
                 ApiError::unavailable("the service is not accepting work; retry shortly")
             }
+            DomainError::AdapterRejected(message) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "ADAPTER_REJECTED", message)
+            }
+            DomainError::AdapterUnavailable(message) => {
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ADAPTER_UNAVAILABLE",
+                    message,
+                );
+                e.retry_after_secs = Some(5);
+                e
+            }
             DomainError::Store(e) => ApiError::internal(&e),
         }
     }

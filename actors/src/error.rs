@@ -28,6 +28,12 @@ pub enum DomainError {
     /// An actor or the store has stopped (shutdown in progress).
     #[error("the service is shutting down")]
     Unavailable,
+    /// The platform refused a call (4xx): final.
+    #[error("{0}")]
+    AdapterRejected(String),
+    /// The platform could not be reached or failed (5xx, timeout): retryable.
+    #[error("{0}")]
+    AdapterUnavailable(String),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -39,6 +45,16 @@ impl DomainError {
         DomainError::Validation {
             field: field.into(),
             message: message.into(),
+        }
+    }
+}
+
+impl From<crate::adapter_client::PlatformError> for DomainError {
+    fn from(e: crate::adapter_client::PlatformError) -> Self {
+        use crate::adapter_client::PlatformError;
+        match e {
+            PlatformError::Rejected { .. } => DomainError::AdapterRejected(e.to_string()),
+            PlatformError::Unavailable(_) => DomainError::AdapterUnavailable(e.to_string()),
         }
     }
 }

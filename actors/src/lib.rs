@@ -7,6 +7,7 @@
 //! [`PlayerActor`] per active player. This crate knows nothing of HTTP; it persists through
 //! `ucrm-storage`.
 
+pub mod adapter_client;
 pub mod bonus;
 pub mod error;
 pub mod fields;
@@ -17,6 +18,7 @@ pub mod outbound;
 pub mod outcome;
 pub mod player_actor;
 pub mod pool;
+pub mod reconciler;
 pub mod secret;
 pub mod signing;
 pub mod supervisor;
@@ -28,6 +30,6 @@ pub use outcome::{EventOutcome, EventResult};
 pub use player_actor::PlayerActor;
 pub use secret::Secret;
 pub use supervisor::{
-    AdapterSupervisor, NewGrant, RegisterGrant, SubmitBonusEvent, SupervisorOptions,
+    AdapterSupervisor, CancelGrant, NewGrant, RegisterGrant, SubmitBonusEvent, SupervisorOptions,
 };
 pub use tenant::{NewPlayer, SubmitKycEvent, TenantSupervisor, UpsertPlayer, UpsertResult};

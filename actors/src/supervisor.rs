@@ -11,7 +11,10 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 use ucrm_storage::{now_ms, Grant, GrantStatus, LedgerSubject, Source, Store, WriteSet};
 
-use crate::bonus::BonusEvent;
+use std::collections::HashMap;
+
+use crate::adapter_client::{AdapterClient, GrantCall};
+use crate::bonus::{BonusEvent, BonusEventKind};
 use crate::grant_actor::{ApplyBonusEvent, GrantActor};
 use crate::outcome::{replay_of, EventOutcome, EventReply, EventResult};
 use crate::pool::{ChildPool, Inflight};
@@ -75,22 +78,42 @@ pub struct RegisterGrant {
     pub reply: oneshot::Sender<Result<Grant, DomainError>>,
 }
 
+/// Cancels a grant: on the platform first (when the adapter has one), then through its actor.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct CancelGrant {
+    /// The grant to cancel.
+    pub grant_id: String,
+    /// Where the grant after cancellation goes.
+    pub reply: oneshot::Sender<Result<Grant, DomainError>>,
+}
+
+/// An event parked while its grant is being registered.
+type Parked = (BonusEvent, Source, EventReply);
+
 /// The supervisor of one adapter's grants.
 pub struct AdapterSupervisor {
     slug: String,
     tenant: String,
     store: Store,
+    client: Option<AdapterClient>,
     options: SupervisorOptions,
     grants: ChildPool<GrantActor>,
     inflight: Inflight<EventResult>,
+    /// Grants whose registration (platform call, commit) is under way, with events that
+    /// arrived for them meanwhile; they are routed in order once the grant exists.
+    registering: HashMap<String, Vec<Parked>>,
 }
 
 impl AdapterSupervisor {
     /// Starts the supervisor of adapter `slug` (of `tenant`) on the current arbiter.
+    ///
+    /// With a `client`, grants are issued and cancelled on the platform too.
     pub fn start_with(
         slug: &str,
         tenant: &str,
         store: Store,
+        client: Option<AdapterClient>,
         options: SupervisorOptions,
     ) -> Addr<Self> {
         let (slug, tenant) = (slug.to_owned(), tenant.to_owned());
@@ -100,9 +123,11 @@ impl AdapterSupervisor {
                 slug,
                 tenant,
                 store,
+                client,
                 options,
                 grants: ChildPool::default(),
                 inflight: Inflight::default(),
+                registering: HashMap::new(),
             }
         })
     }
@@ -191,38 +216,54 @@ impl Actor for AdapterSupervisor {
     }
 }
 
-impl Handler<SubmitBonusEvent> for AdapterSupervisor {
-    type Result = ();
-
-    fn handle(&mut self, msg: SubmitBonusEvent, ctx: &mut Self::Context) {
-        let SubmitBonusEvent {
-            event,
-            source,
-            reply,
-        } = msg;
-        let event_id = event.event_id.clone();
-        let Some(reply) = self.inflight.join(&event_id, reply) else {
+impl AdapterSupervisor {
+    /// Marks the event in flight (or parks a duplicate) and routes it.
+    fn submit(
+        &mut self,
+        event: BonusEvent,
+        source: Source,
+        reply: EventReply,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(reply) = self.inflight.join(&event.event_id, reply) else {
             return; // A duplicate of an event in flight: answered when the first is.
         };
-        let finish = |act: &mut Self, result: EventResult, reply: EventReply| {
-            act.inflight.finish(&event_id, replay_of(&result));
-            let _ = reply.send(result);
-        };
+        self.route(event, source, reply, ctx);
+    }
 
+    /// Answers an in-flight event and every duplicate waiting on it.
+    fn finish(&mut self, event_id: &str, result: EventResult, reply: EventReply) {
+        self.inflight.finish(event_id, replay_of(&result));
+        let _ = reply.send(result);
+    }
+
+    /// Ledger, then the grant's actor; the event is already marked in flight.
+    fn route(
+        &mut self,
+        event: BonusEvent,
+        source: Source,
+        reply: EventReply,
+        ctx: &mut Context<Self>,
+    ) {
+        let event_id = event.event_id.clone();
         match self.store.ledger(&self.slug, &event_id) {
             Ok(Some(entry)) if entry.subject == LedgerSubject::Grant => {
                 let answer = self.replay_answer(&entry.subject_id);
-                return finish(self, answer, reply);
+                return self.finish(&event_id, answer, reply);
             }
             Ok(Some(_)) => {
                 let answer = Err(DomainError::invalid(
                     "event_id",
                     "was already used by a KYC event",
                 ));
-                return finish(self, answer, reply);
+                return self.finish(&event_id, answer, reply);
             }
             Ok(None) => {}
-            Err(e) => return finish(self, Err(e.into()), reply),
+            Err(e) => return self.finish(&event_id, Err(e.into()), reply),
+        }
+        if let Some(parked) = self.registering.get_mut(&event.grant_id) {
+            parked.push((event, source, reply));
+            return;
         }
 
         let grant_id = event.grant_id.clone();
@@ -233,7 +274,7 @@ impl Handler<SubmitBonusEvent> for AdapterSupervisor {
             reply: tx,
         };
         if let Err(e) = self.send_to_child(&grant_id, msg) {
-            return finish(self, Err(e), reply);
+            return self.finish(&event_id, Err(e), reply);
         }
         let answer = async move { rx.await.unwrap_or(Err(DomainError::Unavailable)) };
         ctx.spawn(answer.into_actor(self).map(move |result, act, _| {
@@ -243,9 +284,50 @@ impl Handler<SubmitBonusEvent> for AdapterSupervisor {
             if terminal {
                 act.report_live();
             }
-            act.inflight.finish(&event_id, replay_of(&result));
-            let _ = reply.send(result);
+            act.finish(&event_id, result, reply);
         }));
+    }
+
+    /// Commits a new grant, answers, then routes the events parked for it in arrival order.
+    fn commit_new(
+        &mut self,
+        grant: Grant,
+        reply: oneshot::Sender<Result<Grant, DomainError>>,
+        ctx: &mut Context<Self>,
+    ) {
+        let mut writes = WriteSet::new();
+        writes.put_grant(&grant);
+        let store = self.store.clone();
+        let commit = async move { store.commit(writes).await };
+        ctx.spawn(commit.into_actor(self).map(move |result, act, ctx| {
+            let parked = act.registering.remove(&grant.id).unwrap_or_default();
+            match result {
+                Ok(()) => {
+                    let _ = reply.send(Ok(grant));
+                    for (event, source, reply) in parked {
+                        act.route(event, source, reply, ctx);
+                    }
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                    act.refuse_parked(parked);
+                }
+            }
+        }));
+    }
+
+    fn refuse_parked(&mut self, parked: Vec<Parked>) {
+        for (event, _, reply) in parked {
+            self.finish(&event.event_id, Err(DomainError::NotFound("grant")), reply);
+        }
+    }
+}
+
+impl Handler<SubmitBonusEvent> for AdapterSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubmitBonusEvent, ctx: &mut Self::Context) {
+        self.submit(msg.event, msg.source, msg.reply, ctx);
     }
 }
 
@@ -266,10 +348,10 @@ impl Handler<RegisterGrant> for AdapterSupervisor {
             }
         };
         let now = now_ms();
-        let grant = Grant {
+        let mut grant = Grant {
             id: uuid::Uuid::now_v7().to_string(),
             adapter_slug: self.slug.clone(),
-            player_id: player.id,
+            player_id: player.id.clone(),
             status: GrantStatus::Pending,
             platform_bonus_id: new.platform_bonus_id,
             amount_subunit: new.amount_subunit,
@@ -283,16 +365,112 @@ impl Handler<RegisterGrant> for AdapterSupervisor {
             updated_at_ms: now,
             history: Vec::new(),
         };
-        let mut writes = WriteSet::new();
-        writes.put_grant(&grant);
+        self.registering.insert(grant.id.clone(), Vec::new());
+        let Some(client) = self.client.clone() else {
+            return self.commit_new(grant, msg.reply, ctx);
+        };
+
+        let call = GrantCall {
+            grant_id: grant.id.clone(),
+            player_id: player.id,
+            player_external_id: player.external_id,
+            amount_subunit: grant.amount_subunit,
+            currency: grant.currency.clone(),
+            template_id: grant.template_id.clone(),
+        };
+        let reply = msg.reply;
+        let issue = async move { client.grant(&call).await };
+        ctx.spawn(issue.into_actor(self).map(move |result, act, ctx| match result {
+            Ok(issued) => {
+                grant.platform_bonus_id = Some(issued.platform_bonus_id);
+                if issued.status == "credited" {
+                    let at = now_ms();
+                    grant.status = GrantStatus::Active;
+                    grant.activated_at_ms = Some(at);
+                    grant.updated_at_ms = at;
+                    grant.history.push(ucrm_storage::GrantHistoryEntry {
+                        event: BonusEventKind::Credited.name().to_owned(),
+                        event_id: format!("grant:{}", grant.id),
+                        source: Source::Admin,
+                        from: GrantStatus::Pending,
+                        to: GrantStatus::Active,
+                        at_ms: at,
+                    });
+                }
+                act.commit_new(grant, reply, ctx);
+            }
+            Err(e) => {
+                log::warn!(adapter = act.slug.as_str(), error:% = e; "platform grant call failed");
+                let parked = act.registering.remove(&grant.id).unwrap_or_default();
+                act.refuse_parked(parked);
+                let _ = reply.send(Err(e.into()));
+            }
+        }));
+    }
+}
+
+impl Handler<CancelGrant> for AdapterSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CancelGrant, ctx: &mut Self::Context) {
+        let grant = match self.store.grant(&msg.grant_id) {
+            Ok(Some(g)) if g.adapter_slug == self.slug => g,
+            Ok(_) => {
+                let _ = msg.reply.send(Err(DomainError::NotFound("grant")));
+                return;
+            }
+            Err(e) => {
+                let _ = msg.reply.send(Err(e.into()));
+                return;
+            }
+        };
+        if grant.status.is_terminal() {
+            let why = format!("grant is already {}", grant.status.as_str());
+            let _ = msg.reply.send(Err(DomainError::invalid("status", why)));
+            return;
+        }
+
+        let event = BonusEvent {
+            kind: BonusEventKind::Cancelled,
+            event_id: format!("admin:cancel:{}", grant.id),
+            ts: chrono::Utc::now().to_rfc3339(),
+            grant_id: grant.id.clone(),
+            platform_bonus_id: None,
+            total_wagered: None,
+            completed_at: None,
+            reason: Some("cancelled by UCRM".into()),
+        };
         let store = self.store.clone();
         let reply = msg.reply;
-        ctx.spawn(
-            async move {
-                let result = store.commit(writes).await.map(|()| grant);
-                let _ = reply.send(result.map_err(Into::into));
+        let platform_call = match (self.client.clone(), grant.platform_bonus_id.clone()) {
+            (Some(client), Some(pid)) => Some(async move { client.cancel(&pid).await }),
+            _ => None,
+        };
+        let cancel = async move {
+            match platform_call {
+                Some(call) => call.await,
+                None => Ok(()),
             }
-            .into_actor(self),
-        );
+        };
+        ctx.spawn(cancel.into_actor(self).map(move |result, act, ctx| {
+            if let Err(e) = result {
+                let _ = reply.send(Err(e.into()));
+                return;
+            }
+            let grant_id = event.grant_id.clone();
+            let (tx, rx) = oneshot::channel();
+            act.submit(event, Source::Admin, tx, ctx);
+            actix::spawn(async move {
+                let answer = match rx.await {
+                    Ok(Ok(_)) => store
+                        .grant(&grant_id)
+                        .map_err(Into::into)
+                        .and_then(|g| g.ok_or(DomainError::NotFound("grant"))),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(DomainError::Unavailable),
+                };
+                let _ = reply.send(answer);
+            });
+        }));
     }
 }

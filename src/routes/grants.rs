@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
-use ucrm_actors::{NewGrant, RegisterGrant};
+use ucrm_actors::{CancelGrant, NewGrant, RegisterGrant};
 use ucrm_storage::{Grant, GrantStatus};
 
 use super::{await_reply, data, mailbox_error, page_limit, time};
@@ -17,7 +17,8 @@ use crate::extract::{json_body, Admin};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/bonus-grants", web::post().to(create))
         .route("/v1/bonus-grants", web::get().to(list))
-        .route("/v1/bonus-grants/{id}", web::get().to(show));
+        .route("/v1/bonus-grants/{id}", web::get().to(show))
+        .route("/v1/bonus-grants/{id}/cancel", web::post().to(cancel));
 }
 
 #[derive(Deserialize)]
@@ -144,4 +145,29 @@ async fn list(
     let items: Vec<Value> = page.items.iter().map(grant_json).collect();
     Ok(HttpResponse::Ok()
         .json(json!({ "data": items, "meta": { "next_cursor": page.next_cursor } })))
+}
+
+async fn cancel(
+    _admin: Admin,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let grant_id = path.into_inner();
+    let grant = state
+        .store
+        .grant(&grant_id)
+        .map_err(|e| ApiError::internal(&e))?
+        .ok_or_else(|| ApiError::not_found("grant"))?;
+    let adapter = state
+        .adapters
+        .get(&grant.adapter_slug)
+        .ok_or_else(|| ApiError::not_found("grant"))?;
+    let (reply, rx) = oneshot::channel();
+    adapter
+        .supervisor
+        .try_send(CancelGrant { grant_id, reply })
+        .map_err(|e| mailbox_error(e, "adapter_supervisor"))?;
+    let grant = await_reply(&state, rx).await?;
+    log::info!(grant_id = grant.id.as_str(), adapter = grant.adapter_slug.as_str(); "grant cancelled");
+    Ok(data(StatusCode::OK, grant_json(&grant)))
 }

@@ -7,6 +7,7 @@ use crate::error::ApiError;
 pub mod grants;
 pub mod health;
 pub mod players;
+pub mod reconcile;
 pub mod webhooks;
 
 /// Registers every route and the 404 fallback.
@@ -15,6 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     webhooks::configure(cfg);
     players::configure(cfg);
     grants::configure(cfg);
+    reconcile::configure(cfg);
     cfg.app_data(
         web::QueryConfig::default()
             .error_handler(|e, _| ApiError::validation("query", e.to_string()).into()),

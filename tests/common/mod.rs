@@ -1,6 +1,8 @@
 //! Shared test harness: a real server on `127.0.0.1:0` over a temporary store, signed requests.
 #![allow(dead_code)]
 
+pub mod platform;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;

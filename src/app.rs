@@ -49,6 +49,8 @@ pub struct AdapterHandle {
     pub secrets: Vec<Secret>,
     /// Its supervisor.
     pub supervisor: Addr<AdapterSupervisor>,
+    /// Its inbound rate limit.
+    pub limiter: crate::limits::AdapterLimiter,
 }
 
 /// One configured tenant.
@@ -142,6 +144,7 @@ pub fn start(
                 tenant: a.tenant.clone(),
                 secrets: a.secrets.clone(),
                 supervisor,
+                limiter: crate::limits::AdapterLimiter::new(a.rate_limit_per_sec, a.rate_limit_burst),
             };
             (a.slug.clone(), handle)
         })

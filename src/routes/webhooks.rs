@@ -1,7 +1,7 @@
 //! Inbound platform webhooks: `POST /v1/adapters/{slug}/webhooks/{bonus,kyc}-events`.
 //!
 //! Order of checks: unknown adapter (404), body size (413), content type (415), signature and
-//! timestamp on the raw bytes (401), payload (422), then the adapter's or tenant's supervisor
+//! timestamp on the raw bytes (401), the adapter's rate limit (429), payload (422), then the adapter's or tenant's supervisor
 //! (ledger, routing, state machine, durable commit).
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -52,6 +52,15 @@ async fn verified_body<'a>(
         chrono::Utc::now().timestamp(),
         state.config.server.signature_tolerance_secs,
     )?;
+    adapter.limiter.check().map_err(|wait| {
+        let mut e = ApiError::new(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("adapter {slug} is over its rate limit"),
+        );
+        e.retry_after_secs = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+        e
+    })?;
     Ok((adapter, body))
 }
 

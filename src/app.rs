@@ -15,6 +15,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 use ucrm_actors::adapter_client::{build_http_client, AdapterClient, ClientOptions};
 use ucrm_actors::kyc::KycModel;
+use ucrm_actors::pruner::LedgerPruner;
 use ucrm_actors::reconciler::{ReconcileTarget, Reconciler};
 use ucrm_actors::{AdapterSupervisor, Secret, SupervisorOptions, TenantSupervisor};
 use ucrm_storage::{Store, StoreOptions};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub tenants: HashMap<String, TenantHandle>,
     /// The reconciler.
     pub reconciler: Addr<Reconciler>,
+    /// The idempotency-ledger pruner.
+    pub pruner: Addr<LedgerPruner>,
     /// Renders `/metrics`.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
@@ -144,7 +147,10 @@ pub fn start(
                 tenant: a.tenant.clone(),
                 secrets: a.secrets.clone(),
                 supervisor,
-                limiter: crate::limits::AdapterLimiter::new(a.rate_limit_per_sec, a.rate_limit_burst),
+                limiter: crate::limits::AdapterLimiter::new(
+                    a.rate_limit_per_sec,
+                    a.rate_limit_burst,
+                ),
             };
             (a.slug.clone(), handle)
         })
@@ -155,6 +161,12 @@ pub fn start(
         targets,
         Duration::from_secs(config.reconciler.interval_secs),
         config.reconciler.concurrency,
+    );
+
+    let pruner = LedgerPruner::start_with(
+        store.clone(),
+        Duration::from_secs(config.storage.ledger_retention_days * 86_400),
+        Duration::from_secs(config.storage.prune_interval_secs.max(1)),
     );
 
     let workers = match config.server.workers {
@@ -168,6 +180,7 @@ pub fn start(
         adapters,
         tenants,
         reconciler,
+        pruner,
         metrics,
     });
 

@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `check-config`, `sign`.
+//! The command line: `serve` (default), `check-config`, `sign`, `reconcile`, `send-test`.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -43,6 +43,24 @@ pub enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Fire a correctly signed sample event at a running server (for integrators).
+    SendTest {
+        /// The adapter whose secret signs the event.
+        #[arg(long)]
+        adapter: String,
+        /// The event name: any `bonus.*` or `kyc.*` event.
+        #[arg(long, default_value = "bonus.credited")]
+        event: String,
+        /// The grant a bonus event is about.
+        #[arg(long)]
+        grant_id: Option<String>,
+        /// The platform's player id a KYC event is about.
+        #[arg(long)]
+        player: Option<String>,
+        /// Base URL of the server; from `server.bind` when omitted.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Print the two signature headers for a body (for platform integrators).
     Sign {
         /// The adapter's webhook secret.
@@ -63,6 +81,13 @@ pub fn main() -> i32 {
         Command::Serve => serve(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
         Command::Reconcile { adapter, url } => reconcile(&cli.config, adapter, url),
+        Command::SendTest {
+            adapter,
+            event,
+            grant_id,
+            player,
+            url,
+        } => send_test(&cli.config, &adapter, &event, grant_id, player, url),
         Command::Sign {
             secret,
             timestamp,
@@ -90,13 +115,8 @@ fn serve(config_path: &Path) -> anyhow::Result<()> {
     })
 }
 
-fn reconcile(
-    config_path: &Path,
-    adapter: Option<String>,
-    url: Option<String>,
-) -> anyhow::Result<()> {
-    let config = Config::load(config_path)?;
-    crate::telemetry::install_crypto_provider();
+/// The server's base URL: `--url`, else `server.bind` with a wildcard made loopback.
+fn server_url(config: &Config, url: Option<String>) -> String {
     let base = url.unwrap_or_else(|| {
         let bind = config
             .server
@@ -105,6 +125,81 @@ fn reconcile(
             .replace("[::]", "[::1]");
         format!("http://{bind}")
     });
+    base.trim_end_matches('/').to_owned()
+}
+
+fn send_test(
+    config_path: &Path,
+    slug: &str,
+    event: &str,
+    grant_id: Option<String>,
+    player: Option<String>,
+    url: Option<String>,
+) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    crate::telemetry::install_crypto_provider();
+    let adapter = config
+        .adapters
+        .iter()
+        .find(|a| a.slug == slug)
+        .ok_or_else(|| anyhow::anyhow!("--adapter {slug}: no such adapter in the config"))?;
+    let now = chrono::Utc::now();
+    let event_id = format!("send-test-{}", uuid::Uuid::new_v4());
+    let (path, body) = if event.starts_with("kyc.") {
+        let player = player.ok_or_else(|| anyhow::anyhow!("--player is required for {event}"))?;
+        let body = serde_json::json!({
+            "event": event, "event_id": event_id, "ts": now.to_rfc3339(),
+            "player_external_id": player, "level": 1, "data": {},
+        });
+        ("kyc-events", body)
+    } else {
+        let grant =
+            grant_id.ok_or_else(|| anyhow::anyhow!("--grant-id is required for {event}"))?;
+        let body = serde_json::json!({
+            "event": event, "event_id": event_id, "ts": now.to_rfc3339(), "grant_id": grant,
+            "platform_bonus_id": "send-test", "data": {"total_wagered": 0},
+        });
+        ("bonus-events", body)
+    };
+    let body = body.to_string();
+    let ts = now.timestamp();
+    let target = format!(
+        "{}/v1/adapters/{slug}/webhooks/{path}",
+        server_url(&config, url)
+    );
+    let signature = sign(&adapter.secrets[0], ts, body.as_bytes());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (status, answer) = runtime.block_on(async {
+        let resp = reqwest::Client::builder()
+            .no_proxy()
+            .build()?
+            .post(&target)
+            .header("content-type", "application/json")
+            .header(TIMESTAMP_HEADER, ts.to_string())
+            .header(SIGNATURE_HEADER, signature)
+            .body(body.clone())
+            .send()
+            .await?;
+        Ok::<_, anyhow::Error>((resp.status(), resp.text().await?))
+    })?;
+    println!("POST {target}\n{body}\n-> {} {answer}", status.as_u16());
+    if status.is_success() {
+        Ok(())
+    } else {
+        anyhow::bail!("the server answered {status}")
+    }
+}
+
+fn reconcile(
+    config_path: &Path,
+    adapter: Option<String>,
+    url: Option<String>,
+) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    crate::telemetry::install_crypto_provider();
+    let base = server_url(&config, url);
     let token = config
         .server
         .admin_token
@@ -118,7 +213,7 @@ fn reconcile(
         let mut req = reqwest::Client::builder()
             .no_proxy()
             .build()?
-            .post(format!("{}/v1/admin/reconcile", base.trim_end_matches('/')))
+            .post(format!("{base}/v1/admin/reconcile"))
             .bearer_auth(token);
         if let Some(a) = adapter {
             req = req.query(&[("adapter", a)]);

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod openapi;
 pub mod routes;
 pub mod telemetry;
 

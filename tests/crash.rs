@@ -7,54 +7,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::process::Process;
 use common::*;
 use reqwest::Method;
 use serde_json::json;
-
-struct Process {
-    child: Child,
-    url: String,
-}
-
-fn spawn(config_path: &std::path::Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ucrm-webhooks"))
-        .args(["serve", "--config"])
-        .arg(config_path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line
-                .split("addr=")
-                .nth(1)
-                .filter(|_| line.contains("listening"))
-            {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
-                }
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server reports its address");
-    Process {
-        child,
-        url: format!("http://{addr}"),
-    }
-}
 
 async fn admin_post(url: &str, body: serde_json::Value) -> serde_json::Value {
     let (status, b) = admin(Method::POST, url, Some(body)).await;
@@ -74,7 +34,7 @@ async fn events_acknowledged_before_kill_9_survive_and_apply_once() {
     let mut total_acked = 0;
 
     for round in 0..rounds {
-        let process = spawn(&config_path);
+        let process = Process::spawn(&config_path, "info");
         let player = admin_post(
             &format!("{}/v1/players", process.url),
             json!({"tenant_id": "demo", "external_id": format!("crash-{round}")}),
@@ -135,15 +95,14 @@ async fn events_acknowledged_before_kill_9_survive_and_apply_once() {
         while acked.lock().unwrap().len() < 40 {
             actix_rt::time::sleep(Duration::from_millis(2)).await;
         }
-        process.child.kill().expect("SIGKILL");
-        process.child.wait().unwrap();
+        process.kill_9();
         stop.store(true, Ordering::SeqCst);
         for s in senders {
             let _ = s.await;
         }
 
         let acked = acked.lock().unwrap().clone();
-        let mut restarted = spawn(&config_path);
+        let mut restarted = Process::spawn(&config_path, "info");
         let url = format!(
             "{}/v1/adapters/demo-casino/webhooks/bonus-events",
             restarted.url
@@ -178,8 +137,7 @@ async fn events_acknowledged_before_kill_9_survive_and_apply_once() {
             );
         }
         total_acked += acked.len();
-        restarted.child.kill().unwrap();
-        restarted.child.wait().unwrap();
+        restarted.kill_9();
     }
     println!(
         "crash test: {rounds} rounds, {total_acked} acknowledged events, 0 lost, 0 applied twice"

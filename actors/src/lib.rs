@@ -18,6 +18,7 @@ pub mod outbound;
 pub mod outcome;
 pub mod player_actor;
 pub mod pool;
+pub mod pruner;
 pub mod reconciler;
 pub mod secret;
 pub mod signing;

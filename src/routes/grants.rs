@@ -13,12 +13,11 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{json_body, Admin};
 
-/// Registers the routes of this file.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/bonus-grants", web::post().to(create))
-        .route("/v1/bonus-grants", web::get().to(list))
-        .route("/v1/bonus-grants/{id}", web::get().to(show))
-        .route("/v1/bonus-grants/{id}/cancel", web::post().to(cancel));
+crate::endpoints! {
+    post "/v1/bonus-grants" => create, Admin, "Issue a grant (on the platform when configured).";
+    get "/v1/bonus-grants" => list, Admin, "List grants by adapter and status, paged.";
+    get "/v1/bonus-grants/{id}" => show, Admin, "A grant with its history.";
+    post "/v1/bonus-grants/{id}/cancel" => cancel, Admin, "Cancel a grant on the platform, then here.";
 }
 
 #[derive(Deserialize)]

@@ -1,15 +1,15 @@
-//! `/healthz`, `/readyz` and `/metrics`.
+//! `/healthz`, `/readyz`, `/metrics` and `/openapi.json`.
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::app::AppState;
 
-/// Registers the routes of this file.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+crate::endpoints! {
+    get "/healthz" => healthz, None, "Liveness: the process is up.";
+    get "/readyz" => readyz, None, "Readiness: the store is open and the actors run.";
+    get "/metrics" => metrics, None, "Prometheus metrics in text format.";
+    get "/openapi.json" => openapi, None, "This OpenAPI document.";
 }
 
 async fn healthz() -> HttpResponse {
@@ -32,4 +32,8 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(crate::openapi::document(&super::endpoint_tables()))
 }

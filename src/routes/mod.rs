@@ -1,4 +1,5 @@
-//! HTTP routes, one file per resource, each ending in `configure`.
+//! HTTP routes, one file per resource, each declaring its endpoints once with
+//! [`crate::endpoints!`], which registers them and lists them for `/openapi.json`.
 
 use actix_web::{web, HttpResponse};
 
@@ -9,6 +10,17 @@ pub mod health;
 pub mod players;
 pub mod reconcile;
 pub mod webhooks;
+
+/// Every endpoint table, for the OpenAPI document.
+pub fn endpoint_tables() -> Vec<&'static [crate::openapi::Endpoint]> {
+    vec![
+        health::ENDPOINTS,
+        webhooks::ENDPOINTS,
+        players::ENDPOINTS,
+        grants::ENDPOINTS,
+        reconcile::ENDPOINTS,
+    ]
+}
 
 /// Registers every route and the 404 fallback.
 pub fn configure(cfg: &mut web::ServiceConfig) {

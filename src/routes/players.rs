@@ -13,10 +13,9 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{json_body, Admin};
 
-/// Registers the routes of this file.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/players", web::post().to(create))
-        .route("/v1/players/{id}", web::get().to(show));
+crate::endpoints! {
+    post "/v1/players" => create, Admin, "Create a player, or find the one with that external id.";
+    get "/v1/players/{id}" => show, Admin, "A player with KYC state and history.";
 }
 
 #[derive(Deserialize)]

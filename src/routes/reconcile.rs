@@ -11,10 +11,9 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::Admin;
 
-/// Registers the routes of this file.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/admin/reconcile", web::post().to(run))
-        .route("/v1/admin/reconcile/last", web::get().to(last));
+crate::endpoints! {
+    post "/v1/admin/reconcile" => run, Admin, "Run one reconciliation pass now and return its summary.";
+    get "/v1/admin/reconcile/last" => last, Admin, "The summary of the last reconciliation pass.";
 }
 
 #[derive(Deserialize)]

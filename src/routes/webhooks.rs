@@ -18,16 +18,11 @@ use crate::app::{AdapterHandle, AppState};
 use crate::error::ApiError;
 use crate::extract::{read_body, require_content_type};
 
-/// Registers the routes of this file.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/v1/adapters/{slug}/webhooks/bonus-events",
-        web::post().to(bonus_events),
-    )
-    .route(
-        "/v1/adapters/{slug}/webhooks/kyc-events",
-        web::post().to(kyc_events),
-    );
+crate::endpoints! {
+    post "/v1/adapters/{slug}/webhooks/bonus-events" => bonus_events, Signature,
+        "A platform's bonus lifecycle event (SPEC section 4).";
+    post "/v1/adapters/{slug}/webhooks/kyc-events" => kyc_events, Signature,
+        "A platform's KYC event (SPEC section 5).";
 }
 
 /// Everything before the payload is parsed: adapter, body, content type, signature.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod platform;
+pub mod process;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -14,7 +14,10 @@ use actix::Addr;
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 use ucrm_actors::adapter_client::{build_http_client, AdapterClient, ClientOptions};
+use ucrm_actors::dispatcher::{Dispatcher, DispatcherOptions};
 use ucrm_actors::kyc::KycModel;
+use ucrm_actors::outbound::deliver::DeliveryClient;
+use ucrm_actors::outbound::{RetryPolicy, SsrfGuard};
 use ucrm_actors::pruner::LedgerPruner;
 use ucrm_actors::reconciler::{ReconcileTarget, Reconciler};
 use ucrm_actors::{AdapterSupervisor, Secret, SupervisorOptions, TenantSupervisor};
@@ -36,6 +39,12 @@ pub struct AppState {
     pub tenants: HashMap<String, TenantHandle>,
     /// The reconciler.
     pub reconciler: Addr<Reconciler>,
+    /// The outbound dispatcher.
+    pub dispatcher: Addr<Dispatcher>,
+    /// The outbound client, whose SSRF guard checks new calls.
+    pub delivery: DeliveryClient,
+    /// Names of the secrets outbound calls may sign with.
+    pub outbound_secrets: std::collections::HashSet<String>,
     /// The idempotency-ledger pruner.
     pub pruner: Addr<LedgerPruner>,
     /// Renders `/metrics`.
@@ -169,6 +178,8 @@ pub fn start(
         Duration::from_secs(config.storage.prune_interval_secs.max(1)),
     );
 
+    let (dispatcher, delivery, outbound_secrets) = start_dispatcher(&config, &store)?;
+
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
@@ -180,6 +191,9 @@ pub fn start(
         adapters,
         tenants,
         reconciler,
+        dispatcher,
+        delivery,
+        outbound_secrets,
         pruner,
         metrics,
     });
@@ -206,4 +220,41 @@ pub fn start(
         result.map_err(Into::into)
     };
     Ok((handle, running))
+}
+
+/// Starts the outbound dispatcher with its SSRF-guarded client and signing secrets.
+fn start_dispatcher(
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<(
+    Addr<Dispatcher>,
+    DeliveryClient,
+    std::collections::HashSet<String>,
+)> {
+    let out = &config.outbound;
+    let guard = SsrfGuard::new(&out.allow_private_networks).map_err(|e| anyhow::anyhow!(e))?;
+    let delivery = DeliveryClient::new(guard, Duration::from_millis(out.connect_timeout_ms))?;
+    let mut secrets: HashMap<String, Secret> = out.secrets.clone().into_iter().collect();
+    for a in &config.adapters {
+        secrets.insert(a.slug.clone(), a.secrets[0].clone());
+    }
+    let names = secrets.keys().cloned().collect();
+    let mut policy = RetryPolicy {
+        jitter: out.retry_jitter,
+        ..RetryPolicy::default()
+    };
+    if let Some(schedule) = &out.retry_schedule_ms {
+        policy.schedule = schedule
+            .iter()
+            .map(|ms| Duration::from_millis(*ms))
+            .collect();
+    }
+    let options = DispatcherOptions {
+        policy,
+        concurrency: out.concurrency,
+        per_host: out.per_host_concurrency,
+        tick: Duration::from_millis(out.tick_ms),
+    };
+    let dispatcher = Dispatcher::start_with(store.clone(), delivery.clone(), secrets, options);
+    Ok((dispatcher, delivery, names))
 }

@@ -92,12 +92,44 @@ pub struct TwilioConfig {
 }
 
 /// `[outbound]`: delivery of `call_webhook` requests.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct OutboundConfig {
     /// CIDR ranges exempt from the SSRF guard; empty in production.
-    #[serde(default)]
     pub allow_private_networks: Vec<String>,
+    /// Delay before each attempt in milliseconds, the first included; its length is the number
+    /// of attempts. Default: 0, 10 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h.
+    pub retry_schedule_ms: Option<Vec<u64>>,
+    /// Random spread of each delay, as a fraction either way.
+    pub retry_jitter: f64,
+    /// Attempts in flight overall.
+    pub concurrency: usize,
+    /// Attempts in flight per target host.
+    pub per_host_concurrency: usize,
+    /// Connection timeout of an attempt.
+    pub connect_timeout_ms: u64,
+    /// Whole-attempt timeout when a call names none.
+    pub default_timeout_ms: u64,
+    /// How often due calls are looked for.
+    pub tick_ms: u64,
+    /// Named signing secrets besides the adapters' (`UCRM_OUTBOUND_SECRET_<NAME>` overrides).
+    pub secrets: BTreeMap<String, Secret>,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        OutboundConfig {
+            allow_private_networks: Vec::new(),
+            retry_schedule_ms: None,
+            retry_jitter: 0.2,
+            concurrency: 64,
+            per_host_concurrency: 8,
+            connect_timeout_ms: 5_000,
+            default_timeout_ms: 10_000,
+            tick_ms: 100,
+            secrets: BTreeMap::new(),
+        }
+    }
 }
 
 /// `[server]`: the HTTP listener and the admin API.
@@ -313,6 +345,15 @@ impl Config {
         if let Some(bind) = env.get("UCRM_BIND").filter(|t| !t.is_empty()) {
             self.server.bind = bind.clone();
         }
+        for (name, secret) in &mut self.outbound.secrets {
+            let var = format!(
+                "UCRM_OUTBOUND_SECRET_{}",
+                name.to_ascii_uppercase().replace('-', "_")
+            );
+            if let Some(value) = env.get(&var).filter(|v| !v.is_empty()) {
+                *secret = Secret::new(value.clone());
+            }
+        }
         for adapter in &mut self.adapters {
             let var = adapter_secret_var(&adapter.slug);
             let mut secrets = adapter
@@ -418,6 +459,40 @@ impl Config {
                     format!("adapters[{i}].rate_limit_per_sec"),
                     "must be at least 1",
                 ));
+            }
+        }
+
+        ucrm_actors::outbound::SsrfGuard::new(&self.outbound.allow_private_networks)
+            .map_err(|e| bad("outbound.allow_private_networks", e))?;
+        if self
+            .outbound
+            .retry_schedule_ms
+            .as_ref()
+            .is_some_and(Vec::is_empty)
+        {
+            return Err(bad(
+                "outbound.retry_schedule_ms",
+                "must list at least one attempt",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.outbound.retry_jitter) {
+            return Err(bad("outbound.retry_jitter", "must be between 0 and 1"));
+        }
+        if self.outbound.concurrency == 0 || self.outbound.per_host_concurrency == 0 {
+            return Err(bad("outbound.concurrency", "must be at least 1"));
+        }
+        if !(1..=60_000).contains(&self.outbound.default_timeout_ms) {
+            return Err(bad(
+                "outbound.default_timeout_ms",
+                "must be between 1 and 60000",
+            ));
+        }
+        if self.outbound.tick_ms == 0 {
+            return Err(bad("outbound.tick_ms", "must be at least 1"));
+        }
+        for (name, secret) in &self.outbound.secrets {
+            if secret.is_empty() {
+                return Err(bad(format!("outbound.secrets.{name}"), "must not be empty"));
             }
         }
 

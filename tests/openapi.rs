@@ -20,6 +20,10 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/v1/bonus-grants/{id}/cancel"),
     ("post", "/v1/admin/reconcile"),
     ("get", "/v1/admin/reconcile/last"),
+    ("post", "/v1/webhook-calls"),
+    ("get", "/v1/webhook-calls"),
+    ("get", "/v1/webhook-calls/{id}"),
+    ("post", "/v1/webhook-calls/{id}/retry"),
 ];
 
 #[actix_rt::test]

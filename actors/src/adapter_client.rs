@@ -253,7 +253,8 @@ fn encode_segment(s: &str) -> String {
     out
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, joined with `: `.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

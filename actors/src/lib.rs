@@ -9,6 +9,7 @@
 
 pub mod adapter_client;
 pub mod bonus;
+pub mod dispatcher;
 pub mod error;
 pub mod fields;
 pub mod grant_actor;

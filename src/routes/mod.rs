@@ -9,6 +9,7 @@ pub mod grants;
 pub mod health;
 pub mod players;
 pub mod reconcile;
+pub mod webhook_calls;
 pub mod webhooks;
 
 /// Every endpoint table, for the OpenAPI document.
@@ -19,6 +20,7 @@ pub fn endpoint_tables() -> Vec<&'static [crate::openapi::Endpoint]> {
         players::ENDPOINTS,
         grants::ENDPOINTS,
         reconcile::ENDPOINTS,
+        webhook_calls::ENDPOINTS,
     ]
 }
 
@@ -29,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     players::configure(cfg);
     grants::configure(cfg);
     reconcile::configure(cfg);
+    webhook_calls::configure(cfg);
     cfg.app_data(
         web::QueryConfig::default()
             .error_handler(|e, _| ApiError::validation("query", e.to_string()).into()),

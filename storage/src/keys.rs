@@ -106,6 +106,44 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// Prefix of outbound calls: `c/<call_id>`.
+pub const CALL: &[u8] = b"c/";
+/// Prefix of the due index of open calls: `cd/<due_ms:be8><call_id>`.
+pub const CALL_DUE: &[u8] = b"cd/";
+/// Prefix of the status index of calls: `cs/<status>/<call_id>`.
+pub const CALL_BY_STATUS: &[u8] = b"cs/";
+
+/// Key of one call.
+pub fn call(id: &str) -> Vec<u8> {
+    join(CALL, &[id.as_bytes()])
+}
+
+/// Key of an open call in the due index.
+pub fn call_due(due_ms: i64, id: &str) -> Vec<u8> {
+    let mut key = CALL_DUE.to_vec();
+    key.extend_from_slice(&(due_ms.max(0) as u64).to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// Splits a due-index key into its time and call id.
+pub fn parse_call_due(key: &[u8]) -> Option<(i64, String)> {
+    let rest = key.strip_prefix(CALL_DUE)?;
+    let (ms, id) = rest.split_at_checked(8)?;
+    let ms = u64::from_be_bytes(ms.try_into().ok()?) as i64;
+    Some((ms, String::from_utf8(id.to_vec()).ok()?))
+}
+
+/// Key of a call in the status index.
+pub fn call_by_status(status: &str, id: &str) -> Vec<u8> {
+    join(CALL_BY_STATUS, &[status.as_bytes(), id.as_bytes()])
+}
+
+/// Prefix of the calls with one status.
+pub fn call_by_status_prefix(status: &str) -> Vec<u8> {
+    join(CALL_BY_STATUS, &[status.as_bytes(), b""])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

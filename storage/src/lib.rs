@@ -6,11 +6,13 @@
 //! - [`keys`]: every key prefix, in one keyspace so that one group commit is one atomic batch;
 //! - [`backend`]: the [`Backend`] interface and its sled implementation;
 //! - [`committer`]: the single group-commit writer that makes batches durable;
-//! - [`store`]: [`Store`], the typed API the actors use, and [`WriteSet`], one atomic change.
+//! - [`store`]: [`Store`], the typed API the actors use, and [`WriteSet`], one atomic change;
+//! - [`calls`]: outbound calls with their due and status indexes.
 //!
 //! This crate knows nothing of actix or HTTP.
 
 pub mod backend;
+pub mod calls;
 pub mod codec;
 pub mod committer;
 pub mod error;

@@ -48,6 +48,11 @@ impl WriteSet {
         Self::default()
     }
 
+    /// Adds one raw change.
+    pub(crate) fn push(&mut self, op: Op) {
+        self.ops.push(op);
+    }
+
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
@@ -131,7 +136,20 @@ impl Store {
         ticket.blocking_recv().map_err(|_| StoreError::Closed)?
     }
 
-    fn get_record<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+    /// Raw rows under `prefix`, for the typed readers of this crate.
+    pub(crate) fn scan_raw(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<crate::backend::Rows, StoreError> {
+        self.backend.scan(prefix, after, limit)
+    }
+
+    pub(crate) fn get_record<T: DeserializeOwned>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
         match self.backend.get(key)? {
             Some(bytes) => decode(key, &bytes).map(Some),
             None => Ok(None),

@@ -3,6 +3,7 @@
 
 pub mod platform;
 pub mod process;
+pub mod receiver;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -5,6 +5,8 @@
 //! client connects only to checked addresses, and [`retry`] says whether an attempt succeeded
 //! and how long to wait before the next one.
 
+pub mod deliver;
+pub mod request;
 pub mod retry;
 pub mod ssrf;
 pub mod template;

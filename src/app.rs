@@ -15,7 +15,9 @@ use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 use ucrm_actors::adapter_client::{build_http_client, AdapterClient, ClientOptions};
 use ucrm_actors::dispatcher::{Dispatcher, DispatcherOptions};
+use ucrm_actors::ingest::Ingestor;
 use ucrm_actors::kyc::KycModel;
+use ucrm_actors::message_shard::MessageRouter;
 use ucrm_actors::outbound::deliver::DeliveryClient;
 use ucrm_actors::outbound::{RetryPolicy, SsrfGuard};
 use ucrm_actors::pruner::LedgerPruner;
@@ -26,6 +28,9 @@ use ucrm_storage::{Store, StoreOptions};
 use crate::config::Config;
 use crate::routes;
 use crate::telemetry;
+
+/// How many message shard actors own messages; two per core leaves room to spare.
+const MESSAGE_SHARDS: usize = 8;
 
 /// What the routes share: configuration, the store (read-only use) and actor addresses.
 pub struct AppState {
@@ -45,6 +50,10 @@ pub struct AppState {
     pub delivery: DeliveryClient,
     /// Names of the secrets outbound calls may sign with.
     pub outbound_secrets: std::collections::HashSet<String>,
+    /// The message shards.
+    pub messages: MessageRouter,
+    /// The `/v1/events` ingestor.
+    pub ingestor: Addr<Ingestor>,
     /// The idempotency-ledger pruner.
     pub pruner: Addr<LedgerPruner>,
     /// Renders `/metrics`.
@@ -179,6 +188,21 @@ pub fn start(
     );
 
     let (dispatcher, delivery, outbound_secrets) = start_dispatcher(&config, &store)?;
+    let messages = MessageRouter::start(
+        store.clone(),
+        MESSAGE_SHARDS,
+        config.actors.supervisor_mailbox,
+    );
+    let supervisors = tenants
+        .iter()
+        .map(|(id, t)| (id.clone(), t.supervisor.clone()))
+        .collect();
+    let ingestor = Ingestor::start_with(
+        store.clone(),
+        supervisors,
+        messages.clone(),
+        config.actors.supervisor_mailbox,
+    );
 
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -194,6 +218,8 @@ pub fn start(
         dispatcher,
         delivery,
         outbound_secrets,
+        messages,
+        ingestor,
         pruner,
         metrics,
     });

@@ -79,7 +79,7 @@ pub struct PostmarkConfig {
     pub basic_auth_user: String,
     /// Basic auth password.
     pub basic_auth_password: Secret,
-    /// Optional extra header token.
+    /// Optional token Postmark must also send in the `X-Postmark-Webhook-Token` header.
     pub header_token: Option<Secret>,
 }
 
@@ -345,6 +345,25 @@ impl Config {
         if let Some(bind) = env.get("UCRM_BIND").filter(|t| !t.is_empty()) {
             self.server.bind = bind.clone();
         }
+        if let Some(pm) = &mut self.messaging.postmark {
+            if let Some(v) = env
+                .get("UCRM_POSTMARK_BASIC_AUTH_PASSWORD")
+                .filter(|v| !v.is_empty())
+            {
+                pm.basic_auth_password = Secret::new(v.clone());
+            }
+            if let Some(v) = env
+                .get("UCRM_POSTMARK_HEADER_TOKEN")
+                .filter(|v| !v.is_empty())
+            {
+                pm.header_token = Some(Secret::new(v.clone()));
+            }
+        }
+        if let Some(tw) = &mut self.messaging.twilio {
+            if let Some(v) = env.get("UCRM_TWILIO_AUTH_TOKEN").filter(|v| !v.is_empty()) {
+                tw.auth_token = Secret::new(v.clone());
+            }
+        }
         for (name, secret) in &mut self.outbound.secrets {
             let var = format!(
                 "UCRM_OUTBOUND_SECRET_{}",
@@ -462,6 +481,28 @@ impl Config {
             }
         }
 
+        if let Some(pm) = &self.messaging.postmark {
+            if pm.basic_auth_user.is_empty() {
+                return Err(bad(
+                    "messaging.postmark.basic_auth_user",
+                    "must not be empty",
+                ));
+            }
+            if pm.basic_auth_password.is_empty() {
+                return Err(bad(
+                    "messaging.postmark.basic_auth_password",
+                    "must not be empty",
+                ));
+            }
+        }
+        if self
+            .messaging
+            .twilio
+            .as_ref()
+            .is_some_and(|t| t.auth_token.is_empty())
+        {
+            return Err(bad("messaging.twilio.auth_token", "must not be empty"));
+        }
         ucrm_actors::outbound::SsrfGuard::new(&self.outbound.allow_private_networks)
             .map_err(|e| bad("outbound.allow_private_networks", e))?;
         if self

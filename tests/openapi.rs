@@ -24,6 +24,12 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/v1/webhook-calls"),
     ("get", "/v1/webhook-calls/{id}"),
     ("post", "/v1/webhook-calls/{id}/retry"),
+    ("post", "/v1/messages"),
+    ("get", "/v1/messages/{id}"),
+    ("post", "/v1/messaging-webhooks/postmark"),
+    ("post", "/v1/messaging-webhooks/twilio"),
+    ("post", "/v1/events"),
+    ("post", "/v1/events/batch"),
 ];
 
 #[actix_rt::test]

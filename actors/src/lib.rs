@@ -13,7 +13,9 @@ pub mod dispatcher;
 pub mod error;
 pub mod fields;
 pub mod grant_actor;
+pub mod ingest;
 pub mod kyc;
+pub mod message_shard;
 pub mod messaging;
 pub mod outbound;
 pub mod outcome;
@@ -25,6 +27,7 @@ pub mod secret;
 pub mod signing;
 pub mod supervisor;
 pub mod tenant;
+pub mod track;
 
 pub use error::DomainError;
 pub use grant_actor::GrantActor;

@@ -5,9 +5,12 @@ use actix_web::{web, HttpResponse};
 
 use crate::error::ApiError;
 
+pub mod events;
 pub mod grants;
 pub mod health;
+pub mod messages;
 pub mod players;
+pub mod providers;
 pub mod reconcile;
 pub mod webhook_calls;
 pub mod webhooks;
@@ -21,6 +24,9 @@ pub fn endpoint_tables() -> Vec<&'static [crate::openapi::Endpoint]> {
         grants::ENDPOINTS,
         reconcile::ENDPOINTS,
         webhook_calls::ENDPOINTS,
+        messages::ENDPOINTS,
+        providers::ENDPOINTS,
+        events::ENDPOINTS,
     ]
 }
 
@@ -32,6 +38,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     grants::configure(cfg);
     reconcile::configure(cfg);
     webhook_calls::configure(cfg);
+    messages::configure(cfg);
+    providers::configure(cfg);
+    events::configure(cfg);
     cfg.app_data(
         web::QueryConfig::default()
             .error_handler(|e, _| ApiError::validation("query", e.to_string()).into()),

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use ucrm_actors::{NewPlayer, UpsertPlayer};
-use ucrm_storage::Player;
+use ucrm_storage::{Channel, Player};
 
 use super::{await_reply, data, mailbox_error, time};
 use crate::app::AppState;
@@ -25,6 +25,32 @@ struct CreatePlayer {
     external_id: String,
     email: Option<String>,
     phone: Option<String>,
+}
+
+/// A player's suppressions on email and SMS, as shown on the player.
+fn suppressions_json(state: &AppState, player_id: &str) -> Result<Value, ApiError> {
+    let mut out = serde_json::Map::new();
+    for channel in [Channel::Email, Channel::Sms] {
+        let s = state
+            .store
+            .suppression(player_id, channel)
+            .map_err(|e| ApiError::internal(&e))?;
+        let value = match s {
+            Some(s) => json!({
+                "suppressed": s.suppressed, "reason": s.reason, "source": s.source, "at": time(s.at_ms),
+            }),
+            None => json!({ "suppressed": false, "reason": null, "source": null, "at": null }),
+        };
+        out.insert(channel.as_str().into(), value);
+    }
+    Ok(Value::Object(out))
+}
+
+/// The JSON form of a player, with its suppressions.
+fn player_with_suppressions(state: &AppState, p: &Player) -> Result<Value, ApiError> {
+    let mut value = player_json(p);
+    value["suppressions"] = suppressions_json(state, &p.id)?;
+    Ok(value)
 }
 
 /// The JSON form of a player.
@@ -93,7 +119,7 @@ async fn create(
     } else {
         StatusCode::OK
     };
-    Ok(data(status, player_json(&player)))
+    Ok(data(status, player_with_suppressions(&state, &player)?))
 }
 
 async fn show(
@@ -112,5 +138,8 @@ async fn show(
                 "player not found",
             )
         })?;
-    Ok(data(StatusCode::OK, player_json(&player)))
+    Ok(data(
+        StatusCode::OK,
+        player_with_suppressions(&state, &player)?,
+    ))
 }

@@ -144,6 +144,90 @@ pub fn call_by_status_prefix(status: &str) -> Vec<u8> {
     join(CALL_BY_STATUS, &[status.as_bytes(), b""])
 }
 
+/// Prefix of messages: `m/<message_id>`.
+pub const MESSAGE: &[u8] = b"m/";
+/// Prefix of the message lookup by provider id: `mp/<provider>/<provider_message_id>`.
+pub const MESSAGE_BY_PROVIDER: &[u8] = b"mp/";
+/// Prefix of reports waiting for their message: `mo/<provider>/<pmid>/<ms:be8><uuid>`.
+pub const ORPHAN_REPORT: &[u8] = b"mo/";
+/// Prefix of suppressions: `s/<player_id>/<channel>`.
+pub const SUPPRESSION: &[u8] = b"s/";
+/// Prefix of the player lookup by email: `pem/<email>/<player_id>`.
+pub const PLAYER_BY_EMAIL: &[u8] = b"pem/";
+/// Prefix of the player lookup by phone: `pph/<phone>/<player_id>`.
+pub const PLAYER_BY_PHONE: &[u8] = b"pph/";
+/// Prefix of tracked events: `ev/<tenant>/<ingestion_id>`.
+pub const TRACKED_EVENT: &[u8] = b"ev/";
+/// Prefix of idempotency answers of `/v1/events`: `ik/<tenant>/<key>`.
+pub const IDEMPOTENCY_KEY: &[u8] = b"ik/";
+
+/// Key of one message.
+pub fn message(id: &str) -> Vec<u8> {
+    join(MESSAGE, &[id.as_bytes()])
+}
+
+/// Key of the lookup of a message by its provider's id.
+pub fn message_by_provider(provider: &str, provider_message_id: &str) -> Vec<u8> {
+    join(
+        MESSAGE_BY_PROVIDER,
+        &[provider.as_bytes(), provider_message_id.as_bytes()],
+    )
+}
+
+/// Prefix of the reports waiting for one message.
+pub fn orphan_prefix(provider: &str, provider_message_id: &str) -> Vec<u8> {
+    join(
+        ORPHAN_REPORT,
+        &[provider.as_bytes(), provider_message_id.as_bytes(), b""],
+    )
+}
+
+/// Key of one waiting report.
+pub fn orphan(provider: &str, provider_message_id: &str, at_ms: i64, unique: &str) -> Vec<u8> {
+    let mut key = orphan_prefix(provider, provider_message_id);
+    key.extend_from_slice(&(at_ms.max(0) as u64).to_be_bytes());
+    key.extend_from_slice(unique.as_bytes());
+    key
+}
+
+/// Key of a player's suppression on a channel.
+pub fn suppression(player_id: &str, channel: &str) -> Vec<u8> {
+    join(SUPPRESSION, &[player_id.as_bytes(), channel.as_bytes()])
+}
+
+/// Key of a player in the email lookup (email lower-cased).
+pub fn player_by_email(email: &str, player_id: &str) -> Vec<u8> {
+    join(
+        PLAYER_BY_EMAIL,
+        &[email.to_lowercase().as_bytes(), player_id.as_bytes()],
+    )
+}
+
+/// Prefix of the players with one email.
+pub fn player_by_email_prefix(email: &str) -> Vec<u8> {
+    join(PLAYER_BY_EMAIL, &[email.to_lowercase().as_bytes(), b""])
+}
+
+/// Key of a player in the phone lookup.
+pub fn player_by_phone(phone: &str, player_id: &str) -> Vec<u8> {
+    join(PLAYER_BY_PHONE, &[phone.as_bytes(), player_id.as_bytes()])
+}
+
+/// Prefix of the players with one phone number.
+pub fn player_by_phone_prefix(phone: &str) -> Vec<u8> {
+    join(PLAYER_BY_PHONE, &[phone.as_bytes(), b""])
+}
+
+/// Key of a tracked event.
+pub fn tracked_event(tenant: &str, ingestion_id: &str) -> Vec<u8> {
+    join(TRACKED_EVENT, &[tenant.as_bytes(), ingestion_id.as_bytes()])
+}
+
+/// Key of an idempotency answer.
+pub fn idempotency_key(tenant: &str, key: &str) -> Vec<u8> {
+    join(IDEMPOTENCY_KEY, &[tenant.as_bytes(), key.as_bytes()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,8 @@
 //! - [`backend`]: the [`Backend`] interface and its sled implementation;
 //! - [`committer`]: the single group-commit writer that makes batches durable;
 //! - [`store`]: [`Store`], the typed API the actors use, and [`WriteSet`], one atomic change;
-//! - [`calls`]: outbound calls with their due and status indexes.
+//! - [`calls`]: outbound calls with their due and status indexes;
+//! - [`messages`]: messages, waiting reports, suppressions, tracked events.
 //!
 //! This crate knows nothing of actix or HTTP.
 
@@ -17,6 +18,7 @@ pub mod codec;
 pub mod committer;
 pub mod error;
 pub mod keys;
+pub mod messages;
 pub mod records;
 pub mod store;
 

@@ -85,7 +85,7 @@ impl WriteSet {
         ));
     }
 
-    /// Stores a player and its external-id lookup.
+    /// Stores a player and its lookups (external id, email, phone).
     pub fn put_player(&mut self, player: &Player) {
         self.ops
             .push(Op::Put(keys::player(&player.id), encode(player)));
@@ -93,6 +93,18 @@ impl WriteSet {
             keys::player_by_external(&player.tenant_id, &player.external_id),
             player.id.as_bytes().to_vec(),
         ));
+        if let Some(email) = player.email.as_deref().filter(|e| !e.is_empty()) {
+            self.ops.push(Op::Put(
+                keys::player_by_email(email, &player.id),
+                Vec::new(),
+            ));
+        }
+        if let Some(phone) = player.phone.as_deref().filter(|p| !p.is_empty()) {
+            self.ops.push(Op::Put(
+                keys::player_by_phone(phone, &player.id),
+                Vec::new(),
+            ));
+        }
     }
 }
 
@@ -144,6 +156,11 @@ impl Store {
         limit: usize,
     ) -> Result<crate::backend::Rows, StoreError> {
         self.backend.scan(prefix, after, limit)
+    }
+
+    /// The raw bytes under `key`.
+    pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.backend.get(key)
     }
 
     pub(crate) fn get_record<T: DeserializeOwned>(

@@ -6,83 +6,10 @@
 //! a message ends with does not depend on the order in which out-of-order callbacks arrive, nor
 //! on how often a provider retries one.
 //!
-//! The enums here are stored with postcard, which encodes a variant by its index: variants may
-//! be appended but never reordered or removed.
+//! The enums themselves are stored records and live in `ucrm-storage`; they are re-exported
+//! here.
 
-use serde::{Deserialize, Serialize};
-
-/// Where a message stands, as reported by its provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum MessageStatus {
-    /// Registered or accepted by the provider, not yet handed on.
-    Queued,
-    /// The provider is handing it to the carrier or mail server.
-    Sending,
-    /// Handed to the carrier or mail server.
-    Sent,
-    /// The recipient's server or handset accepted it.
-    Delivered,
-    /// The recipient opened (or, for SMS, read) it.
-    Opened,
-    /// The recipient clicked a link in it.
-    Clicked,
-    /// The recipient's mail server refused it.
-    Bounced,
-    /// The provider or carrier gave up on it.
-    Failed,
-}
-
-impl MessageStatus {
-    /// Every status, in declaration order.
-    pub const ALL: [MessageStatus; 8] = [
-        MessageStatus::Queued,
-        MessageStatus::Sending,
-        MessageStatus::Sent,
-        MessageStatus::Delivered,
-        MessageStatus::Opened,
-        MessageStatus::Clicked,
-        MessageStatus::Bounced,
-        MessageStatus::Failed,
-    ];
-
-    /// The lowercase wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageStatus::Queued => "queued",
-            MessageStatus::Sending => "sending",
-            MessageStatus::Sent => "sent",
-            MessageStatus::Delivered => "delivered",
-            MessageStatus::Opened => "opened",
-            MessageStatus::Clicked => "clicked",
-            MessageStatus::Bounced => "bounced",
-            MessageStatus::Failed => "failed",
-        }
-    }
-
-    /// Parses a lowercase wire name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == s)
-    }
-
-    /// The rank used to merge reports; the higher rank wins in [`next_status`].
-    ///
-    /// The progress statuses rank `queued < sending < sent < delivered < opened < clicked`.
-    /// `failed` and `bounced` rank just above `sent`, so they replace only statuses below
-    /// `delivered`, and a report of delivery, opening or clicking replaces them. `bounced` ranks
-    /// above `failed` only so that the two never tie; one provider never reports both.
-    pub fn precedence(self) -> u8 {
-        match self {
-            MessageStatus::Queued => 0,
-            MessageStatus::Sending => 1,
-            MessageStatus::Sent => 2,
-            MessageStatus::Failed => 3,
-            MessageStatus::Bounced => 4,
-            MessageStatus::Delivered => 5,
-            MessageStatus::Opened => 6,
-            MessageStatus::Clicked => 7,
-        }
-    }
-}
+pub use ucrm_storage::{Channel, MessageStatus, Provider};
 
 /// The status after a provider reports `incoming` for a message that is at `current`.
 ///
@@ -95,77 +22,6 @@ pub fn next_status(current: MessageStatus, incoming: MessageStatus) -> MessageSt
         incoming
     } else {
         current
-    }
-}
-
-/// The medium a message travels by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Channel {
-    /// An email.
-    Email,
-    /// A text message.
-    Sms,
-    /// A push notification.
-    Push,
-}
-
-impl Channel {
-    /// Every channel.
-    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Sms, Channel::Push];
-
-    /// The lowercase wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-            Channel::Push => "push",
-        }
-    }
-
-    /// Parses a lowercase wire name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|channel| channel.as_str() == s)
-    }
-}
-
-/// The service that sends a message and reports on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Provider {
-    /// Postmark, for email.
-    Postmark,
-    /// Twilio, for SMS.
-    Twilio,
-    /// Firebase Cloud Messaging, for push.
-    Fcm,
-}
-
-impl Provider {
-    /// Every provider.
-    pub const ALL: [Provider; 3] = [Provider::Postmark, Provider::Twilio, Provider::Fcm];
-
-    /// The lowercase wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Postmark => "postmark",
-            Provider::Twilio => "twilio",
-            Provider::Fcm => "fcm",
-        }
-    }
-
-    /// Parses a lowercase wire name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|provider| provider.as_str() == s)
-    }
-
-    /// The channel this provider carries.
-    pub fn channel(self) -> Channel {
-        match self {
-            Provider::Postmark => Channel::Email,
-            Provider::Twilio => Channel::Sms,
-            Provider::Fcm => Channel::Push,
-        }
     }
 }
 

@@ -101,6 +101,13 @@ pub fn start(
     let mut store_options = StoreOptions::at(&config.storage.path);
     store_options.cache_capacity_bytes = config.storage.cache_capacity_mb * 1024 * 1024;
     store_options.commit_queue_capacity = config.storage.commit_queue_capacity;
+    store_options.max_batch_commits = config.storage.group_commit_max_events;
+    store_options.sync = config.storage.fsync;
+    if !config.storage.fsync {
+        log::warn!(
+            "storage.fsync is off: acknowledged events can be lost on a crash (benchmarks only)"
+        );
+    }
     let store = Store::open(&store_options)
         .map_err(|e| anyhow::anyhow!("storage.path {}: {e}", config.storage.path.display()))?;
 

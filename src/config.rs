@@ -186,6 +186,12 @@ pub struct StorageConfig {
     pub ledger_retention_days: u64,
     /// How often the ledger pruner runs.
     pub prune_interval_secs: u64,
+    /// The most events one group commit makes durable with one fsync; 1 means one fsync
+    /// per event (only for comparison in benchmarks).
+    pub group_commit_max_events: usize,
+    /// Whether commits are made durable. Turning it off loses acknowledged events on a crash;
+    /// it exists only to measure the ceiling of a write without the durability step.
+    pub fsync: bool,
 }
 
 impl Default for StorageConfig {
@@ -196,6 +202,8 @@ impl Default for StorageConfig {
             commit_queue_capacity: 8192,
             ledger_retention_days: 30,
             prune_interval_secs: 3600,
+            group_commit_max_events: 4096,
+            fsync: true,
         }
     }
 }
@@ -417,6 +425,9 @@ impl Config {
         }
         if !matches!(self.server.log_format.as_str(), "text" | "json") {
             return Err(bad("server.log_format", "must be \"text\" or \"json\""));
+        }
+        if self.storage.group_commit_max_events == 0 {
+            return Err(bad("storage.group_commit_max_events", "must be at least 1"));
         }
         if self.storage.ledger_retention_days == 0 {
             return Err(bad("storage.ledger_retention_days", "must be at least 1"));

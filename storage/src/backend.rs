@@ -61,6 +61,11 @@ pub struct StoreOptions {
     pub commit_queue_capacity: usize,
     /// The most operations one group commit takes from the queue.
     pub max_batch_ops: usize,
+    /// The most commits one group commit takes from the queue; 1 means one fsync per commit.
+    pub max_batch_commits: usize,
+    /// Whether a commit waits for `flush` and `fsync`. Only benchmarks turn this off, to
+    /// measure the ceiling of a write without the durability step.
+    pub sync: bool,
 }
 
 impl StoreOptions {
@@ -71,6 +76,8 @@ impl StoreOptions {
             cache_capacity_bytes: 256 * 1024 * 1024,
             commit_queue_capacity: 8192,
             max_batch_ops: 4096,
+            max_batch_commits: 4096,
+            sync: true,
         }
     }
 }

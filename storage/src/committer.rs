@@ -46,12 +46,16 @@ pub(crate) fn start(
 ) -> Result<Committer, StoreError> {
     let (tx, rx) = mpsc::sync_channel(options.commit_queue_capacity.max(1));
     let running = Arc::new(AtomicBool::new(true));
-    let max_ops = options.max_batch_ops.max(1);
+    let limits = RoundLimits {
+        max_ops: options.max_batch_ops.max(1),
+        max_commits: options.max_batch_commits.max(1),
+        sync: options.sync,
+    };
     let flag = running.clone();
     let thread = std::thread::Builder::new()
         .name("ucrm-committer".into())
         .spawn(move || {
-            write_loop(&db, &log, &rx, max_ops);
+            write_loop(&db, &log, &rx, limits);
             flag.store(false, Ordering::SeqCst);
         })?;
     Ok(Committer {
@@ -86,7 +90,15 @@ impl Committer {
     }
 }
 
-fn write_loop(db: &sled::Db, log: &File, rx: &Receiver<Job>, max_ops: usize) {
+/// How much one round may take, and whether it is made durable.
+#[derive(Clone, Copy)]
+struct RoundLimits {
+    max_ops: usize,
+    max_commits: usize,
+    sync: bool,
+}
+
+fn write_loop(db: &sled::Db, log: &File, rx: &Receiver<Job>, limits: RoundLimits) {
     let mut stop = false;
     while !stop {
         let Ok(first) = rx.recv() else { break };
@@ -101,12 +113,12 @@ fn write_loop(db: &sled::Db, log: &File, rx: &Receiver<Job>, max_ops: usize) {
                     round.push((ops, reply));
                 }
             }
-            if stop || op_count >= max_ops {
+            if stop || op_count >= limits.max_ops || round.len() >= limits.max_commits {
                 break;
             }
             next = rx.try_recv().ok();
         }
-        if !round.is_empty() && !commit_round(db, log, round) {
+        if !round.is_empty() && !commit_round(db, log, round, limits.sync) {
             // After a failed fsync the page cache may no longer match the disk; keep nothing
             // more in doubt: stop writing, so that readiness fails and callers get 503.
             stop = true;
@@ -127,7 +139,7 @@ fn write_loop(db: &sled::Db, log: &File, rx: &Receiver<Job>, max_ops: usize) {
 type Round = Vec<(Vec<Op>, oneshot::Sender<Result<(), StoreError>>)>;
 
 /// Applies one round durably and answers its callers; returns whether it succeeded.
-fn commit_round(db: &sled::Db, log: &File, round: Round) -> bool {
+fn commit_round(db: &sled::Db, log: &File, round: Round, sync: bool) -> bool {
     let started = Instant::now();
     let mut batch = sled::Batch::default();
     let mut ops = 0usize;
@@ -143,9 +155,14 @@ fn commit_round(db: &sled::Db, log: &File, round: Round) -> bool {
 
     let result = db
         .apply_batch(batch)
-        .and_then(|()| db.flush().map(|_| ()))
         .map_err(StoreError::from)
-        .and_then(|()| log.sync_all().map_err(StoreError::from));
+        .and_then(|()| {
+            if sync {
+                db.flush()?;
+                log.sync_all()?;
+            }
+            Ok(())
+        });
     if let Err(e) = &result {
         log::error!(error:display = e, events = round.len(); "group commit failed");
     }

@@ -22,7 +22,8 @@ impl Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ucrm-webhooks"))
             .args(["serve", "--config"])
             .arg(config_path)
-            .env("RUST_LOG", rust_log)
+            // The listening line is read from the log, whatever the level asked for.
+            .env("RUST_LOG", format!("{rust_log},ucrm_webhooks::app=info"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -150,12 +150,11 @@ async fn events_acknowledged_before_kill_9_survive_and_apply_once() {
 
         // Kill at a random moment: after 10 to 100 acknowledgements.
         let kill_after = rand::rng().random_range(10..100);
-        loop {
-            let a = acked.lock().unwrap();
-            if a.grants.len() + a.kyc.len() >= kill_after {
-                break;
-            }
-            drop(a);
+        let count = |a: &Mutex<Acked>| {
+            let a = a.lock().unwrap();
+            a.grants.len() + a.kyc.len()
+        };
+        while count(&acked) < kill_after {
             actix_rt::time::sleep(Duration::from_millis(1)).await;
         }
         process.kill_9();

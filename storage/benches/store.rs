@@ -1,0 +1,88 @@
+//! Micro-benchmarks of the store: record encoding, and group commits of various sizes.
+//!
+//! Run: `cargo bench -p ucrm-storage --bench store`. The commit benchmarks hit the disk with
+//! real fsyncs; each iteration submits `n` single-record commits at once and waits for all, so
+//! the time per iteration is what one group commit of `n` events costs.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use ucrm_storage::codec::{decode, encode};
+use ucrm_storage::{
+    Grant, GrantHistoryEntry, GrantStatus, LedgerEntry, LedgerSubject, Source, Store, StoreOptions,
+    WriteSet,
+};
+
+fn grant(i: u64) -> Grant {
+    Grant {
+        id: format!("0193a7d2-5f1e-7c3a-9b1e-{i:012}"),
+        adapter_slug: "demo-casino".into(),
+        player_id: "0193a7d2-5f1e-7c3a-9b1e-aaaaaaaaaaaa".into(),
+        status: GrantStatus::Active,
+        platform_bonus_id: Some("pb-123456".into()),
+        amount_subunit: 10_000,
+        currency: "EUR".into(),
+        template_id: None,
+        created_at_ms: 1_700_000_000_000,
+        activated_at_ms: Some(1_700_000_000_500),
+        completed_at: None,
+        total_wagered: 100_000,
+        reason: None,
+        updated_at_ms: 1_700_000_000_500,
+        history: vec![GrantHistoryEntry {
+            event: "bonus.credited".into(),
+            event_id: "0193a7d2-5f1e-7c3a-9b1e-2f4d6a8c0e12".into(),
+            source: Source::Webhook,
+            from: GrantStatus::Pending,
+            to: GrantStatus::Active,
+            at_ms: 1_700_000_000_500,
+        }],
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let g = grant(1);
+    let bytes = encode(&g);
+    c.bench_function("encode_grant", |b| b.iter(|| encode(black_box(&g))));
+    c.bench_function("decode_grant", |b| {
+        b.iter(|| decode::<Grant>(b"g/1", black_box(&bytes)))
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreOptions::at(dir.path())).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut next = 0u64;
+    let mut group = c.benchmark_group("group_commit");
+    group.sample_size(20);
+    for n in [1usize, 16, 64] {
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            b.iter(|| {
+                let commits: Vec<_> = (0..n)
+                    .map(|_| {
+                        next += 1;
+                        let mut w = WriteSet::new();
+                        w.put_grant(&grant(next));
+                        let entry = LedgerEntry {
+                            subject: LedgerSubject::Grant,
+                            subject_id: next.to_string(),
+                            applied: true,
+                            recorded_at_ms: 1,
+                        };
+                        w.record_event("demo-casino", &next.to_string(), &entry);
+                        store.commit(w)
+                    })
+                    .collect();
+                // Polled together, so all are queued before the writer's next round.
+                for result in rt.block_on(futures_util::future::join_all(commits)) {
+                    result.unwrap();
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(store_benches, benches);
+criterion_main!(store_benches);

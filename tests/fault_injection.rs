@@ -35,7 +35,10 @@ fn faulty_peer(fault: Fault) -> String {
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             loop {
@@ -96,12 +99,20 @@ async fn queue(server: &TestServer, url: &str) -> String {
 async fn settle(server: &TestServer, id: &str, limit: Duration) -> Value {
     let started = Instant::now();
     loop {
-        let (_, b) = admin(Method::GET, &server.at(&format!("/v1/webhook-calls/{id}")), None).await;
+        let (_, b) = admin(
+            Method::GET,
+            &server.at(&format!("/v1/webhook-calls/{id}")),
+            None,
+        )
+        .await;
         let call = b["data"].clone();
         if !matches!(call["status"].as_str(), Some("pending" | "delivering")) {
             return call;
         }
-        assert!(started.elapsed() < limit, "call {id} still open after {limit:?}: {call}");
+        assert!(
+            started.elapsed() < limit,
+            "call {id} still open after {limit:?}: {call}"
+        );
         actix_rt::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -133,15 +144,25 @@ async fn misbehaving_receivers_are_bounded_by_timeouts_and_do_not_stall_the_disp
     assert_eq!(call["status"], "succeeded");
 
     for (fault, id) in &ids {
-        let expected = cases.iter().find(|(f, _)| std::mem::discriminant(f) == std::mem::discriminant(fault)).unwrap().1;
+        let expected = cases
+            .iter()
+            .find(|(f, _)| std::mem::discriminant(f) == std::mem::discriminant(fault))
+            .unwrap()
+            .1;
         let call = settle(&server, id, Duration::from_secs(30)).await;
         assert_eq!(call["status"], expected, "{fault:?}: {call}");
         for attempt in call["attempts"].as_array().unwrap() {
-            assert!(attempt["latency_ms"].as_u64().unwrap() < 3_000, "{fault:?} attempt overran its timeout: {attempt}");
+            assert!(
+                attempt["latency_ms"].as_u64().unwrap() < 3_000,
+                "{fault:?} attempt overran its timeout: {attempt}"
+            );
             assert!(attempt["response"].as_str().unwrap().len() <= 4096);
         }
         if matches!(fault, Fault::Huge) {
-            assert_eq!(call["attempts"][0]["response"].as_str().unwrap().len(), 4096);
+            assert_eq!(
+                call["attempts"][0]["response"].as_str().unwrap().len(),
+                4096
+            );
         }
     }
 }
@@ -159,7 +180,11 @@ async fn a_hanging_platform_is_counted_as_errors_within_the_timeout() {
     let (status, b) = admin(Method::POST, &server.at("/v1/bonus-grants"), Some(json!({
         "adapter_slug": "hang-casino", "player_id": player, "amount_subunit": 100, "currency": "EUR",
     }))).await;
-    assert_eq!((status, b["error"]["code"].as_str()), (503, Some("ADAPTER_UNAVAILABLE")), "{b}");
+    assert_eq!(
+        (status, b["error"]["code"].as_str()),
+        (503, Some("ADAPTER_UNAVAILABLE")),
+        "{b}"
+    );
 
     let started = Instant::now();
     let (status, run) = admin(Method::POST, &server.at("/v1/admin/reconcile"), None).await;

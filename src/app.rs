@@ -287,6 +287,7 @@ fn start_dispatcher(
         concurrency: out.concurrency,
         per_host: out.per_host_concurrency,
         tick: Duration::from_millis(out.tick_ms),
+        mailbox: config.actors.supervisor_mailbox,
     };
     let dispatcher = Dispatcher::start_with(store.clone(), delivery.clone(), secrets, options);
     Ok((dispatcher, delivery, names))

@@ -14,15 +14,29 @@ fn bin() -> Command {
 
 #[test]
 fn check_config_accepts_the_repository_config_and_names_a_bad_key() {
-    let out = bin().args(["check-config", "--config", "config.toml"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["check-config", "--config", "config.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    let text = std::fs::read_to_string("config.toml").unwrap().replace("platform_owns", "whoever");
+    let text = std::fs::read_to_string("config.toml")
+        .unwrap()
+        .replace("platform_owns", "whoever");
     std::fs::write(&bad, text).unwrap();
-    let out = bin().arg("check-config").arg("--config").arg(&bad).output().unwrap();
+    let out = bin()
+        .arg("check-config")
+        .arg("--config")
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tenants[0].kyc_model"));
 
@@ -71,12 +85,24 @@ async fn send_test_fires_a_signed_event_the_server_applies() {
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(config.path(), &server.config).unwrap();
     let out = bin()
-        .args(["send-test", "--adapter", "demo-casino", "--grant-id", &grant, "--url", &server.url])
+        .args([
+            "send-test",
+            "--adapter",
+            "demo-casino",
+            "--grant-id",
+            &grant,
+            "--url",
+            &server.url,
+        ])
         .arg("--config")
         .arg(config.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"applied\":true"));
     assert_eq!(get_grant(&server, &grant).await["status"], "active");
 }

@@ -40,7 +40,7 @@ fn grant() -> Grant {
         total_wagered: 100_000,
         reason: None,
         updated_at_ms: 1,
-        history: Vec::new(),
+        history_len: 0,
     }
 }
 

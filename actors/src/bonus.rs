@@ -142,6 +142,8 @@ pub struct Decision {
     pub applied: bool,
     /// The grant after the event (unchanged when not applied).
     pub grant: Grant,
+    /// The history entry to store when applied; its number is `grant.history_len`.
+    pub entry: Option<GrantHistoryEntry>,
 }
 
 /// Applies `event` to `grant` by the rules of SPEC §4.
@@ -166,6 +168,7 @@ pub fn decide(
     let unchanged = || Decision {
         applied: false,
         grant: grant.clone(),
+        entry: None,
     };
     if grant.status.is_terminal() {
         return Ok(unchanged());
@@ -208,7 +211,8 @@ pub fn decide(
         next.platform_bonus_id = event.platform_bonus_id.clone();
     }
     next.updated_at_ms = now_ms;
-    next.history.push(GrantHistoryEntry {
+    next.history_len += 1;
+    let entry = Some(GrantHistoryEntry {
         event: event.kind.name().to_owned(),
         event_id: event.event_id.clone(),
         source,
@@ -219,6 +223,7 @@ pub fn decide(
     Ok(Decision {
         applied: true,
         grant: next,
+        entry,
     })
 }
 
@@ -243,7 +248,7 @@ mod tests {
             total_wagered: 0,
             reason: None,
             updated_at_ms: 0,
-            history: vec![],
+            history_len: 0,
         }
     }
 
@@ -281,7 +286,11 @@ mod tests {
         assert_eq!(d.grant.status, GrantStatus::Active);
         assert_eq!(d.grant.activated_at_ms, Some(5));
         assert_eq!(d.grant.platform_bonus_id.as_deref(), Some("pb-1"));
-        assert_eq!(d.grant.history.len(), 1);
+        assert_eq!(d.grant.history_len, 1);
+        assert_eq!(
+            d.entry.as_ref().map(|e| e.event_id.as_str()),
+            Some("e-bonus.credited")
+        );
         let again = decide(
             &d.grant,
             &event(BonusEventKind::Credited, None),
@@ -390,7 +399,8 @@ mod tests {
                     prop_assert_eq!(&d.grant, &g);
                 }
                 prop_assert!(d.grant.total_wagered >= g.total_wagered);
-                prop_assert_eq!(d.applied, d.grant.history.len() == g.history.len() + 1);
+                prop_assert_eq!(d.applied, d.grant.history_len == g.history_len + 1);
+                prop_assert_eq!(d.applied, d.entry.is_some());
                 g = d.grant;
             }
         }

@@ -8,7 +8,7 @@
 //! `X-UCRM-Delivery-Id` lets receivers deduplicate.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -28,8 +28,10 @@ pub struct DispatcherOptions {
     pub concurrency: usize,
     /// Attempts in flight per target host.
     pub per_host: usize,
-    /// How often due calls are looked for.
+    /// How often due calls are looked for (finished attempts also start the next at once).
     pub tick: Duration,
+    /// Mailbox capacity; a full mailbox answers 503.
+    pub mailbox: usize,
 }
 
 impl Default for DispatcherOptions {
@@ -39,6 +41,7 @@ impl Default for DispatcherOptions {
             concurrency: 64,
             per_host: 8,
             tick: Duration::from_millis(100),
+            mailbox: 4096,
         }
     }
 }
@@ -75,6 +78,8 @@ pub struct Dispatcher {
     due: BinaryHeap<Reverse<(i64, String)>>,
     in_flight: HashSet<String>,
     per_host: HashMap<String, usize>,
+    /// Due calls waiting for a free slot of their host, in due order.
+    blocked: HashMap<String, VecDeque<WebhookCall>>,
 }
 
 impl Dispatcher {
@@ -86,20 +91,25 @@ impl Dispatcher {
         secrets: HashMap<String, Secret>,
         options: DispatcherOptions,
     ) -> Addr<Self> {
-        Dispatcher {
-            store,
-            client,
-            secrets,
-            options,
-            due: BinaryHeap::new(),
-            in_flight: HashSet::new(),
-            per_host: HashMap::new(),
-        }
-        .start()
+        Dispatcher::create(move |ctx| {
+            ctx.set_mailbox_capacity(options.mailbox);
+            Dispatcher {
+                store,
+                client,
+                secrets,
+                options,
+                due: BinaryHeap::new(),
+                in_flight: HashSet::new(),
+                per_host: HashMap::new(),
+                blocked: HashMap::new(),
+            }
+        })
     }
 
     fn report_depth(&self) {
-        metrics::gauge!("ucrm_outbox_depth").set((self.due.len() + self.in_flight.len()) as f64);
+        let blocked: usize = self.blocked.values().map(VecDeque::len).sum();
+        let depth = self.due.len() + self.in_flight.len() + blocked;
+        metrics::gauge!("ucrm_outbox_depth").set(depth as f64);
     }
 
     /// Starts every due attempt the limits allow.
@@ -134,7 +144,9 @@ impl Dispatcher {
             }
             let host = host_of(&call.url);
             if self.per_host.get(&host).copied().unwrap_or(0) >= self.options.per_host {
-                deferred.push((now + self.options.tick.as_millis() as i64, id));
+                // Parked with its host, not re-read on every pass; a finished attempt of the
+                // host starts it.
+                self.blocked.entry(host).or_default().push_back(call);
                 continue;
             }
             self.start_attempt(call, host, ctx);
@@ -179,6 +191,7 @@ impl Dispatcher {
             if let Some(n) = act.per_host.get_mut(&host) {
                 *n = n.saturating_sub(1);
             }
+            act.release_host_slot(&host, ctx);
             match result {
                 Ok((delivering, started, outcome)) => {
                     act.record_attempt(delivering, number, started, outcome, ctx)
@@ -189,6 +202,22 @@ impl Dispatcher {
                 }
             }
         }));
+    }
+
+    /// A slot of `host` came free: start its next parked call, then fill free global slots.
+    fn release_host_slot(&mut self, host: &str, ctx: &mut Context<Self>) {
+        let next = self.blocked.get_mut(host).and_then(VecDeque::pop_front);
+        if self.blocked.get(host).is_some_and(VecDeque::is_empty) {
+            self.blocked.remove(host);
+        }
+        if let Some(call) = next {
+            if self.in_flight.len() < self.options.concurrency {
+                self.start_attempt(call, host.to_owned(), ctx);
+            } else {
+                self.due.push(Reverse((now_ms(), call.id)));
+            }
+        }
+        self.dispatch_due(ctx);
     }
 
     fn record_attempt(

@@ -69,6 +69,9 @@ impl Handler<ApplyBonusEvent> for GrantActor {
         if decision.applied {
             writes.put_grant(&decision.grant);
         }
+        if let Some(entry) = &decision.entry {
+            writes.put_grant_history(&decision.grant.id, decision.grant.history_len, entry);
+        }
         let entry = LedgerEntry {
             subject: LedgerSubject::Grant,
             subject_id: self.grant.id.clone(),

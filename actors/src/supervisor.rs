@@ -292,11 +292,15 @@ impl AdapterSupervisor {
     fn commit_new(
         &mut self,
         grant: Grant,
+        first: Option<ucrm_storage::GrantHistoryEntry>,
         reply: oneshot::Sender<Result<Grant, DomainError>>,
         ctx: &mut Context<Self>,
     ) {
         let mut writes = WriteSet::new();
         writes.put_grant(&grant);
+        if let Some(entry) = &first {
+            writes.put_grant_history(&grant.id, 1, entry);
+        }
         let store = self.store.clone();
         let commit = async move { store.commit(writes).await };
         ctx.spawn(commit.into_actor(self).map(move |result, act, ctx| {
@@ -363,11 +367,11 @@ impl Handler<RegisterGrant> for AdapterSupervisor {
             total_wagered: 0,
             reason: None,
             updated_at_ms: now,
-            history: Vec::new(),
+            history_len: 0,
         };
         self.registering.insert(grant.id.clone(), Vec::new());
         let Some(client) = self.client.clone() else {
-            return self.commit_new(grant, msg.reply, ctx);
+            return self.commit_new(grant, None, msg.reply, ctx);
         };
 
         let call = GrantCall {
@@ -383,12 +387,14 @@ impl Handler<RegisterGrant> for AdapterSupervisor {
         ctx.spawn(issue.into_actor(self).map(move |result, act, ctx| match result {
             Ok(issued) => {
                 grant.platform_bonus_id = Some(issued.platform_bonus_id);
+                let mut credited = None;
                 if issued.status == "credited" {
                     let at = now_ms();
                     grant.status = GrantStatus::Active;
                     grant.activated_at_ms = Some(at);
                     grant.updated_at_ms = at;
-                    grant.history.push(ucrm_storage::GrantHistoryEntry {
+                    grant.history_len = 1;
+                    credited = Some(ucrm_storage::GrantHistoryEntry {
                         event: BonusEventKind::Credited.name().to_owned(),
                         event_id: format!("grant:{}", grant.id),
                         source: Source::Admin,
@@ -397,7 +403,7 @@ impl Handler<RegisterGrant> for AdapterSupervisor {
                         at_ms: at,
                     });
                 }
-                act.commit_new(grant, reply, ctx);
+                act.commit_new(grant, credited, reply, ctx);
             }
             Err(e) => {
                 log::warn!(adapter = act.slug.as_str(), error:% = e; "platform grant call failed");

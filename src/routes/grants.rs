@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use ucrm_actors::{CancelGrant, NewGrant, RegisterGrant};
-use ucrm_storage::{Grant, GrantStatus};
+use ucrm_storage::{Grant, GrantHistoryEntry, GrantStatus};
 
 use super::{await_reply, data, mailbox_error, page_limit, time};
 use crate::app::AppState;
@@ -31,10 +31,18 @@ struct CreateGrant {
     platform_bonus_id: Option<String>,
 }
 
-/// The JSON form of a grant.
-pub fn grant_json(g: &Grant) -> Value {
-    let history: Vec<Value> = g
-        .history
+/// The JSON form of a grant with its history, read from the store.
+fn grant_view(state: &AppState, g: &Grant) -> Result<Value, ApiError> {
+    let history = state
+        .store
+        .grant_history(&g.id)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(grant_json(g, &history))
+}
+
+/// The JSON form of a grant and its history.
+pub fn grant_json(g: &Grant, history: &[GrantHistoryEntry]) -> Value {
+    let history: Vec<Value> = history
         .iter()
         .map(|h| {
             json!({
@@ -98,8 +106,8 @@ async fn create(
         .try_send(RegisterGrant { grant, reply })
         .map_err(|e| mailbox_error(e, "adapter_supervisor"))?;
     let grant = await_reply(&state, rx).await?;
-    log::info!(grant_id = grant.id.as_str(), adapter = grant.adapter_slug.as_str(); "grant registered");
-    Ok(data(StatusCode::CREATED, grant_json(&grant)))
+    log::debug!(grant_id = grant.id.as_str(), adapter = grant.adapter_slug.as_str(); "grant registered");
+    Ok(data(StatusCode::CREATED, grant_view(&state, &grant)?))
 }
 
 async fn show(
@@ -112,7 +120,7 @@ async fn show(
         .grant(&path.into_inner())
         .map_err(|e| ApiError::internal(&e))?
         .ok_or_else(|| ApiError::not_found("grant"))?;
-    Ok(data(StatusCode::OK, grant_json(&grant)))
+    Ok(data(StatusCode::OK, grant_view(&state, &grant)?))
 }
 
 #[derive(Deserialize)]
@@ -141,7 +149,11 @@ async fn list(
         .store
         .grants(q.adapter.as_deref(), status, q.cursor.as_deref(), limit)
         .map_err(|e| ApiError::internal(&e))?;
-    let items: Vec<Value> = page.items.iter().map(grant_json).collect();
+    let items = page
+        .items
+        .iter()
+        .map(|g| grant_view(&state, g))
+        .collect::<Result<Vec<Value>, ApiError>>()?;
     Ok(HttpResponse::Ok()
         .json(json!({ "data": items, "meta": { "next_cursor": page.next_cursor } })))
 }
@@ -168,5 +180,5 @@ async fn cancel(
         .map_err(|e| mailbox_error(e, "adapter_supervisor"))?;
     let grant = await_reply(&state, rx).await?;
     log::info!(grant_id = grant.id.as_str(), adapter = grant.adapter_slug.as_str(); "grant cancelled");
-    Ok(data(StatusCode::OK, grant_json(&grant)))
+    Ok(data(StatusCode::OK, grant_view(&state, &grant)?))
 }

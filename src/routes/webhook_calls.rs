@@ -76,7 +76,7 @@ async fn create(
         .try_send(EnqueueCall { call, reply })
         .map_err(|e| mailbox_error(e, "dispatcher"))?;
     let call = await_reply(&state, rx).await?;
-    log::info!(call_id = call.id.as_str(), journey_id = call.journey_id.as_str(); "outbound call queued");
+    log::debug!(call_id = call.id.as_str(), journey_id = call.journey_id.as_str(); "outbound call queued");
     Ok(data(
         StatusCode::ACCEPTED,
         json!({ "id": call.id, "status": call.status.as_str() }),

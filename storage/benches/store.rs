@@ -8,10 +8,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ucrm_storage::codec::{decode, encode};
-use ucrm_storage::{
-    Grant, GrantHistoryEntry, GrantStatus, LedgerEntry, LedgerSubject, Source, Store, StoreOptions,
-    WriteSet,
-};
+use ucrm_storage::{Grant, GrantStatus, LedgerEntry, LedgerSubject, Store, StoreOptions, WriteSet};
 
 fn grant(i: u64) -> Grant {
     Grant {
@@ -29,14 +26,7 @@ fn grant(i: u64) -> Grant {
         total_wagered: 100_000,
         reason: None,
         updated_at_ms: 1_700_000_000_500,
-        history: vec![GrantHistoryEntry {
-            event: "bonus.credited".into(),
-            event_id: "0193a7d2-5f1e-7c3a-9b1e-2f4d6a8c0e12".into(),
-            source: Source::Webhook,
-            from: GrantStatus::Pending,
-            to: GrantStatus::Active,
-            at_ms: 1_700_000_000_500,
-        }],
+        history_len: 1,
     }
 }
 

@@ -56,7 +56,7 @@ mod tests {
             total_wagered: 7,
             reason: None,
             updated_at_ms: 3,
-            history: vec![],
+            history_len: 0,
         }
     }
 

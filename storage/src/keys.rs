@@ -7,6 +7,8 @@
 
 /// Prefix of grants: `g/<grant_id>`.
 pub const GRANT: &[u8] = b"g/";
+/// Prefix of grant history entries: `gh/<grant_id>/<seq:be4>`.
+pub const GRANT_HISTORY: &[u8] = b"gh/";
 /// Prefix of the per-adapter grant index: `ga/<slug>/<grant_id>`.
 pub const GRANT_BY_ADAPTER: &[u8] = b"ga/";
 /// Prefix of the index of non-terminal grants: `o/<slug>/<grant_id>`.
@@ -36,6 +38,18 @@ fn join(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 /// Key of one grant.
 pub fn grant(id: &str) -> Vec<u8> {
     join(GRANT, &[id.as_bytes()])
+}
+
+/// Key of one history entry of a grant; `seq` counts from 1.
+pub fn grant_history(id: &str, seq: u32) -> Vec<u8> {
+    let mut key = grant_history_prefix(id);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// Prefix of a grant's history entries.
+pub fn grant_history_prefix(id: &str) -> Vec<u8> {
+    join(GRANT_HISTORY, &[id.as_bytes(), b""])
 }
 
 /// Key of a grant in its adapter's index.

@@ -128,8 +128,9 @@ pub struct Grant {
     pub reason: Option<String>,
     /// Last change.
     pub updated_at_ms: i64,
-    /// Every applied transition, oldest first.
-    pub history: Vec<GrantHistoryEntry>,
+    /// How many transitions were applied; the entries themselves are stored apart (`gh/`) so
+    /// that a grant with a long wagering history stays a small record to rewrite.
+    pub history_len: u32,
 }
 
 /// What kind of subject a ledger entry points at.

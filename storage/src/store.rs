@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::backend::{Backend, Op, SledBackend, StoreOptions};
 use crate::codec::{decode, encode};
-use crate::records::{Grant, GrantStatus, LedgerEntry, Player};
+use crate::records::{Grant, GrantHistoryEntry, GrantStatus, LedgerEntry, Player};
 use crate::{keys, StoreError};
 
 /// One page of a listing and the cursor of the next page.
@@ -73,6 +73,12 @@ impl WriteSet {
         } else {
             self.ops.push(Op::Put(open, Vec::new()));
         }
+    }
+
+    /// Stores entry number `seq` (from 1) of a grant's history.
+    pub fn put_grant_history(&mut self, grant_id: &str, seq: u32, entry: &GrantHistoryEntry) {
+        self.ops
+            .push(Op::Put(keys::grant_history(grant_id, seq), encode(entry)));
     }
 
     /// Records an inbound event in the idempotency ledger and its time index.
@@ -176,6 +182,14 @@ impl Store {
     /// Reads a grant.
     pub fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
         self.get_record(&keys::grant(id))
+    }
+
+    /// A grant's applied transitions, oldest first.
+    pub fn grant_history(&self, id: &str) -> Result<Vec<GrantHistoryEntry>, StoreError> {
+        let rows = self
+            .backend
+            .scan(&keys::grant_history_prefix(id), None, usize::MAX)?;
+        rows.iter().map(|(k, v)| decode(k, v)).collect()
     }
 
     /// Reads a player.
@@ -306,7 +320,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{LedgerSubject, Source};
+    use crate::records::LedgerSubject;
 
     fn grant(id: &str, status: GrantStatus) -> Grant {
         Grant {
@@ -324,14 +338,7 @@ mod tests {
             total_wagered: 0,
             reason: None,
             updated_at_ms: 0,
-            history: vec![crate::GrantHistoryEntry {
-                event: "bonus.credited".into(),
-                event_id: "e".into(),
-                source: Source::Webhook,
-                from: GrantStatus::Pending,
-                to: status,
-                at_ms: 0,
-            }],
+            history_len: 1,
         }
     }
 

@@ -67,7 +67,7 @@ impl Handler<ApplyBonusEvent> for GrantActor {
 
         let mut writes = WriteSet::new();
         if decision.applied {
-            writes.put_grant(&decision.grant);
+            writes.put_grant(&decision.grant, Some(self.grant.status));
         }
         if let Some(entry) = &decision.entry {
             writes.put_grant_history(&decision.grant.id, decision.grant.history_len, entry);

@@ -297,7 +297,7 @@ impl AdapterSupervisor {
         ctx: &mut Context<Self>,
     ) {
         let mut writes = WriteSet::new();
-        writes.put_grant(&grant);
+        writes.put_grant(&grant, None);
         if let Some(entry) = &first {
             writes.put_grant_history(&grant.id, 1, entry);
         }

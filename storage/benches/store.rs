@@ -53,7 +53,7 @@ fn benches(c: &mut Criterion) {
                     .map(|_| {
                         next += 1;
                         let mut w = WriteSet::new();
-                        w.put_grant(&grant(next));
+                        w.put_grant(&grant(next), None);
                         let entry = LedgerEntry {
                             subject: LedgerSubject::Grant,
                             subject_id: next.to_string(),

@@ -95,6 +95,7 @@ impl SledBackend {
         let db = sled::Config::new()
             .path(&options.path)
             .cache_capacity(options.cache_capacity_bytes)
+            .mode(sled::Mode::HighThroughput)
             .open()?;
 
         // sled's own flush uses sync_file_range, which persists neither metadata nor the

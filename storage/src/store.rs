@@ -58,20 +58,25 @@ impl WriteSet {
         self.ops.is_empty()
     }
 
-    /// Stores a grant and keeps its indexes: the adapter index always, the open-grant index
-    /// while the grant is not terminal.
-    pub fn put_grant(&mut self, grant: &Grant) {
+    /// Stores a grant whose stored status was `previous` (`None` for a new grant) and keeps
+    /// its indexes: the adapter index is written once, the open-grant index only when the
+    /// grant opens or closes, so an ordinary transition is one record write.
+    pub fn put_grant(&mut self, grant: &Grant, previous: Option<GrantStatus>) {
         let open = keys::open_grant(&grant.adapter_slug, &grant.id);
         self.ops
             .push(Op::Put(keys::grant(&grant.id), encode(grant)));
-        self.ops.push(Op::Put(
-            keys::grant_by_adapter(&grant.adapter_slug, &grant.id),
-            Vec::new(),
-        ));
-        if grant.status.is_terminal() {
-            self.ops.push(Op::Delete(open));
-        } else {
-            self.ops.push(Op::Put(open, Vec::new()));
+        let was_open = match previous {
+            None => {
+                let by_adapter = keys::grant_by_adapter(&grant.adapter_slug, &grant.id);
+                self.ops.push(Op::Put(by_adapter, Vec::new()));
+                false
+            }
+            Some(status) => !status.is_terminal(),
+        };
+        match (was_open, grant.status.is_terminal()) {
+            (false, false) => self.ops.push(Op::Put(open, Vec::new())),
+            (true, true) => self.ops.push(Op::Delete(open)),
+            _ => {}
         }
     }
 
@@ -349,8 +354,8 @@ mod tests {
         {
             let store = Store::open(&options).unwrap();
             let mut w = WriteSet::new();
-            w.put_grant(&grant("a", GrantStatus::Active));
-            w.put_grant(&grant("b", GrantStatus::Pending));
+            w.put_grant(&grant("a", GrantStatus::Active), None);
+            w.put_grant(&grant("b", GrantStatus::Pending), None);
             w.record_event(
                 "demo",
                 "e1",
@@ -363,13 +368,16 @@ mod tests {
             );
             store.commit_blocking(w).unwrap();
             let mut w = WriteSet::new();
-            w.put_grant(&grant("b", GrantStatus::Completed));
+            w.put_grant(
+                &grant("b", GrantStatus::Completed),
+                Some(GrantStatus::Pending),
+            );
             store.commit_blocking(w).unwrap();
             store.close();
             assert!(matches!(
                 store.commit_blocking({
                     let mut w = WriteSet::new();
-                    w.put_grant(&grant("c", GrantStatus::Active));
+                    w.put_grant(&grant("c", GrantStatus::Active), None);
                     w
                 }),
                 Err(StoreError::Closed)
@@ -423,7 +431,7 @@ mod tests {
         let store = Store::open(&StoreOptions::at(dir.path())).unwrap();
         let mut w = WriteSet::new();
         for i in 0..5 {
-            w.put_grant(&grant(&format!("g{i}"), GrantStatus::Pending));
+            w.put_grant(&grant(&format!("g{i}"), GrantStatus::Pending), None);
         }
         store.commit_blocking(w).unwrap();
         let first = store.grants(None, None, None, 3).unwrap();

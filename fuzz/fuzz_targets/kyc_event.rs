@@ -1,0 +1,8 @@
+//! Fuzzes the KYC webhook body parser: any bytes give an event or a `DomainError`, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|body: &[u8]| {
+    let _ = ucrm_actors::kyc::parse_kyc_event(body);
+});

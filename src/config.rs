@@ -702,6 +702,30 @@ webhook_secret = "s"
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_gives_a_config_or_a_named_error(text in "(?s).{0,400}") {
+            let _ = load(&text, &[]);
+        }
+
+        #[test]
+        fn any_value_of_a_known_key_gives_a_config_or_a_named_error(
+            key in proptest::sample::select(vec![
+                "bind", "max_body_bytes", "admin_token", "workers", "log_format",
+                "signature_tolerance_secs", "request_timeout_ms",
+            ]),
+            value in proptest::sample::select(vec![
+                "1", "-1", "0", "\"\"", "\"x\"", "true", "[]", "{}", "1e99", "18446744073709551616",
+                "\"999.999.999.999:99999\"", "[1, \"a\"]",
+            ]),
+        ) {
+            let text = BASE.replace("admin_token = \"t\"", &format!("admin_token = \"t\"\n{key} = {value}"));
+            if let Err(e) = load(&text, &[]) {
+                proptest::prop_assert!(!e.key.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn secrets_do_not_print() {
         let c = load(BASE, &[]).unwrap();

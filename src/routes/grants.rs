@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use ucrm_actors::{CancelGrant, NewGrant, RegisterGrant};
 use ucrm_storage::{Grant, GrantHistoryEntry, GrantStatus};
 
-use super::{await_reply, data, mailbox_error, page_limit, time};
+use super::{await_reply, data, mailbox_error, page_answer, page_limit, status_filter, time};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{json_body, Admin};
@@ -138,13 +138,7 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = page_limit(q.limit)?;
-    let status = match q.status.as_deref() {
-        Some(s) => Some(
-            GrantStatus::parse(s)
-                .ok_or_else(|| ApiError::validation("status", "is not a grant status"))?,
-        ),
-        None => None,
-    };
+    let status = status_filter(q.status.as_deref(), GrantStatus::parse)?;
     let page = state
         .store
         .grants(q.adapter.as_deref(), status, q.cursor.as_deref(), limit)
@@ -154,8 +148,7 @@ async fn list(
         .iter()
         .map(|g| grant_view(&state, g))
         .collect::<Result<Vec<Value>, ApiError>>()?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "data": items, "meta": { "next_cursor": page.next_cursor } })))
+    Ok(page_answer(items, page.next_cursor))
 }
 
 async fn cancel(

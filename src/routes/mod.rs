@@ -70,6 +70,24 @@ pub fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     }
 }
 
+/// Parses an optional `status` filter of a listing.
+pub fn status_filter<T>(
+    value: Option<&str>,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    value
+        .map(|s| {
+            parse(s).ok_or_else(|| ApiError::validation("status", format!("{s:?} is not a status")))
+        })
+        .transpose()
+}
+
+/// The answer of a listing: `{"data": [...], "meta": {"next_cursor": ...}}`.
+pub fn page_answer(items: Vec<serde_json::Value>, next_cursor: Option<String>) -> HttpResponse {
+    HttpResponse::Ok()
+        .json(serde_json::json!({ "data": items, "meta": { "next_cursor": next_cursor } }))
+}
+
 /// Waits for an actor's answer on `rx`, at most the configured request timeout.
 pub async fn await_reply<T>(
     state: &crate::app::AppState,

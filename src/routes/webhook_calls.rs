@@ -9,7 +9,7 @@ use ucrm_actors::dispatcher::{EnqueueCall, RetryCall};
 use ucrm_actors::outbound::request::{build_call, CallLimits};
 use ucrm_storage::{CallStatus, WebhookCall};
 
-use super::{await_reply, data, mailbox_error, page_limit, time};
+use super::{await_reply, data, mailbox_error, page_answer, page_limit, status_filter, time};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{read_body, require_content_type, Admin};
@@ -111,20 +111,13 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = page_limit(q.limit)?;
-    let status = match q.status.as_deref() {
-        Some(s) => Some(
-            CallStatus::parse(s)
-                .ok_or_else(|| ApiError::validation("status", "is not a call status"))?,
-        ),
-        None => None,
-    };
+    let status = status_filter(q.status.as_deref(), CallStatus::parse)?;
     let page = state
         .store
         .calls(status, q.journey_id.as_deref(), q.cursor.as_deref(), limit)
         .map_err(|e| ApiError::internal(&e))?;
     let items: Vec<Value> = page.items.iter().map(call_json).collect();
-    Ok(HttpResponse::Ok()
-        .json(json!({ "data": items, "meta": { "next_cursor": page.next_cursor } })))
+    Ok(page_answer(items, page.next_cursor))
 }
 
 async fn retry(

@@ -74,37 +74,12 @@ impl Store {
             Some(s) => keys::call_by_status_prefix(s.as_str()),
             None => keys::CALL.to_vec(),
         };
-        let mut after = cursor.map(|id| [prefix.as_slice(), id.as_bytes()].concat());
-        let budget = limit.saturating_mul(20).max(limit);
-        let (mut items, mut read, mut last) = (Vec::new(), 0, None);
-        while items.len() < limit && read < budget {
-            let rows = self.scan_raw(&prefix, after.as_deref(), 256.min(budget - read))?;
-            if rows.is_empty() {
-                last = None;
-                break;
-            }
-            read += rows.len();
-            for (key, value) in &rows {
-                let id = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-                last = Some(id.clone());
-                let call = match status {
-                    Some(_) => self.call(&id)?,
-                    None => Some(decode::<WebhookCall>(key, value)?),
-                };
-                if let Some(c) = call.filter(|c| journey_id.is_none_or(|j| c.journey_id == j)) {
-                    items.push(c);
-                    if items.len() == limit {
-                        break;
-                    }
-                }
-            }
-            after = rows.last().map(|(k, _)| k.clone());
-        }
-        let next_cursor = if items.len() == limit || read >= budget {
-            last
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        self.page(&prefix, cursor, limit, |id, key, value| {
+            let call = match status {
+                Some(_) => self.call(id)?,
+                None => Some(decode::<WebhookCall>(key, value)?),
+            };
+            Ok(call.filter(|c| journey_id.is_none_or(|j| c.journey_id == j)))
+        })
     }
 }

@@ -243,9 +243,6 @@ impl Store {
     }
 
     /// Lists grants, optionally of one adapter and one status, oldest first.
-    ///
-    /// A status filter is applied to the rows read, so a page may hold fewer than `limit` items
-    /// while a next cursor is still given; at most `limit * 20` rows are read per page.
     pub fn grants(
         &self,
         adapter_slug: Option<&str>,
@@ -257,16 +254,34 @@ impl Store {
             Some(slug) => keys::grant_by_adapter_prefix(slug),
             None => keys::GRANT.to_vec(),
         };
-        let after = cursor.map(|id| [prefix.as_slice(), id.as_bytes()].concat());
+        self.page(&prefix, cursor, limit, |id, key, value| {
+            let grant: Option<Grant> = match adapter_slug {
+                Some(_) => self.grant(id)?,
+                None => Some(decode(key, value)?),
+            };
+            Ok(grant.filter(|g| status.is_none_or(|s| g.status == s)))
+        })
+    }
+
+    /// One page of the records under `prefix` (keys `prefix + id`), after the id `cursor`.
+    ///
+    /// `load` turns a row into an item, or `None` to filter it out. A filter is applied to the
+    /// rows read, so a page may hold fewer than `limit` items while a next cursor is still
+    /// given; at most `limit * 20` rows are read per page.
+    pub(crate) fn page<T>(
+        &self,
+        prefix: &[u8],
+        cursor: Option<&str>,
+        limit: usize,
+        mut load: impl FnMut(&str, &[u8], &[u8]) -> Result<Option<T>, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
         let budget = limit.saturating_mul(20).max(limit);
-        let mut items = Vec::new();
-        let mut last = None;
-        let mut read = 0;
-        let mut from = after;
-        while items.len() < limit && read < budget {
+        let mut from = cursor.map(|id| [prefix, id.as_bytes()].concat());
+        let (mut items, mut read, mut last) = (Vec::new(), 0, None);
+        'scan: while items.len() < limit && read < budget {
             let rows = self
                 .backend
-                .scan(&prefix, from.as_deref(), (budget - read).min(256))?;
+                .scan(prefix, from.as_deref(), (budget - read).min(256))?;
             if rows.is_empty() {
                 last = None;
                 break;
@@ -274,23 +289,15 @@ impl Store {
             read += rows.len();
             for (key, value) in &rows {
                 let id = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-                last = Some(id.clone());
-                let grant: Option<Grant> = if adapter_slug.is_some() {
-                    self.grant(&id)?
-                } else {
-                    Some(decode(key, value)?)
-                };
-                if let Some(g) = grant.filter(|g| status.is_none_or(|s| g.status == s)) {
-                    items.push(g);
-                    if items.len() == limit {
-                        break;
-                    }
+                if let Some(item) = load(&id, key, value)? {
+                    items.push(item);
+                }
+                last = Some(id);
+                if items.len() == limit {
+                    break 'scan;
                 }
             }
             from = rows.last().map(|(k, _)| k.clone());
-            if items.len() == limit {
-                break;
-            }
         }
         let next_cursor = if items.len() == limit || read >= budget {
             last

@@ -719,7 +719,10 @@ webhook_secret = "s"
                 "\"999.999.999.999:99999\"", "[1, \"a\"]",
             ]),
         ) {
-            let text = BASE.replace("admin_token = \"t\"", &format!("admin_token = \"t\"\n{key} = {value}"));
+            let text = BASE.replace(
+                "admin_token = \"t\"",
+                &format!("admin_token = \"t\"\n{key} = {value}"),
+            );
             if let Err(e) = load(&text, &[]) {
                 proptest::prop_assert!(!e.key.is_empty());
             }

@@ -73,7 +73,9 @@ fn operation(e: &Endpoint) -> Value {
         .path
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .map(|name| {
+            json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
+        })
         .collect();
     let ok = match (e.method, e.path) {
         ("post", "/v1/players") | ("post", "/v1/bonus-grants") => "201",
@@ -99,7 +101,11 @@ fn operation(e: &Endpoint) -> Value {
     }
     let mut op = json!({
         "summary": e.summary,
-        "operationId": format!("{}_{}", e.method, e.path.trim_matches('/').replace(['/', '{', '}', '-'], "_")),
+        "operationId": format!(
+            "{}_{}",
+            e.method,
+            e.path.trim_matches('/').replace(['/', '{', '}', '-'], "_")
+        ),
         "parameters": params,
         "security": security(e.auth),
         "responses": responses,
@@ -137,7 +143,9 @@ pub fn document(endpoints: &[&[Endpoint]]) -> Value {
                 "postmarkBasic": { "type": "http", "scheme": "basic" },
                 "ucrmSignature": { "type": "apiKey", "in": "header", "name": "X-UCRM-Signature" },
                 "ucrmTimestamp": { "type": "apiKey", "in": "header", "name": "X-UCRM-Timestamp" },
-                "twilioSignature": { "type": "apiKey", "in": "header", "name": "X-Twilio-Signature" },
+                "twilioSignature": {
+                    "type": "apiKey", "in": "header", "name": "X-Twilio-Signature"
+                },
             },
             "schemas": {
                 "Error": {

@@ -81,8 +81,11 @@ pub async fn observe_request(
         "method" => method.clone(), "route" => route.clone(), "status" => status.clone()
     )
     .record(started.elapsed().as_secs_f64());
-    metrics::counter!("ucrm_http_requests_total", "method" => method, "route" => route, "status" => status)
-        .increment(1);
+    metrics::counter!(
+        "ucrm_http_requests_total",
+        "method" => method, "route" => route, "status" => status
+    )
+    .increment(1);
     Ok(res)
 }
 

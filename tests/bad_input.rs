@@ -3,8 +3,8 @@
 //!
 //! Requests go over a plain TCP socket, byte for byte as written here, so that nothing (a client
 //! library's URL normaliser or header checks) cleans them up on the way. Every answer to a bad
-//! input must be a 4xx with the error envelope `{"error": {"code", "message", …}}` (a 405 may have
-//! an empty body), never a 5xx and never a dropped connection. An event accepted before the
+//! input must be a 4xx with the error envelope `{"error": {"code", "message", …}}` (a 405 may
+//! have an empty body), never a 5xx and never a dropped connection. An event accepted before the
 //! matrix must still be there, applied once, after it.
 //!
 //! The endpoints come from `/openapi.json`, which is generated from the same tables that register

@@ -91,19 +91,25 @@ async fn every_signature_failure_is_401_forbidden() {
     let sig_at = |ts: i64| {
         ucrm_actors::signing::sign(&ucrm_actors::Secret::new(SECRET), ts, body.as_bytes())
     };
-    let ts = now();
-
-    let cases = vec![
-        (
-            "bad signature",
-            vec![
+    // Each case is built at a moment early in a second, so the server's clock reads the same
+    // second: otherwise "301 s late" could be judged 300 s late.
+    let cases = [
+        "bad signature",
+        "wrong secret",
+        "missing signature",
+        "missing timestamp",
+        "301 s early",
+        "301 s late",
+        "non-integer timestamp",
+    ];
+    for name in cases {
+        let ts = second_start().await;
+        let headers = match name {
+            "bad signature" => vec![
                 ("X-UCRM-Timestamp", ts.to_string()),
                 ("X-UCRM-Signature", "ab".repeat(32)),
             ],
-        ),
-        (
-            "wrong secret",
-            vec![
+            "wrong secret" => vec![
                 ("X-UCRM-Timestamp", ts.to_string()),
                 (
                     "X-UCRM-Signature",
@@ -114,41 +120,28 @@ async fn every_signature_failure_is_401_forbidden() {
                     ),
                 ),
             ],
-        ),
-        (
-            "missing signature",
-            vec![("X-UCRM-Timestamp", ts.to_string())],
-        ),
-        ("missing timestamp", vec![("X-UCRM-Signature", sig_at(ts))]),
-        (
-            "301 s early",
-            vec![
+            "missing signature" => vec![("X-UCRM-Timestamp", ts.to_string())],
+            "missing timestamp" => vec![("X-UCRM-Signature", sig_at(ts))],
+            "301 s early" => vec![
                 ("X-UCRM-Timestamp", (ts - 301).to_string()),
                 ("X-UCRM-Signature", sig_at(ts - 301)),
             ],
-        ),
-        (
-            "301 s late",
-            vec![
+            "301 s late" => vec![
                 ("X-UCRM-Timestamp", (ts + 301).to_string()),
                 ("X-UCRM-Signature", sig_at(ts + 301)),
             ],
-        ),
-        (
-            "non-integer timestamp",
-            vec![
+            _ => vec![
                 ("X-UCRM-Timestamp", format!("{ts}.5")),
                 ("X-UCRM-Signature", sig_at(ts)),
             ],
-        ),
-    ];
-    for (name, headers) in cases {
+        };
         let (status, body) = post(headers).await;
         assert_eq!(status, 401, "{name}: {body}");
         assert_eq!(body["error"]["code"], "FORBIDDEN", "{name}");
     }
     assert_eq!(get_grant(&server, &grant).await["status"], "pending");
 
+    let ts = now();
     let (status, _) = post(vec![
         ("X-UCRM-Timestamp", ts.to_string()),
         ("X-UCRM-Signature", format!("v1={}", sig_at(ts))),
@@ -409,4 +402,15 @@ async fn grants_list_filters_by_adapter_and_status_and_pages() {
     )
     .await;
     assert_eq!(others["data"][0]["id"], json!(other));
+}
+
+/// Now in unix seconds, after waiting until the current second has at least 700 ms left.
+async fn second_start() -> i64 {
+    loop {
+        let now = chrono::Utc::now();
+        if now.timestamp_subsec_millis() < 300 {
+            return now.timestamp();
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -78,9 +78,14 @@ async fn events_acknowledged_before_kill_9_survive_and_apply_once() {
         .await;
         let mut grants = Vec::new();
         for _ in 0..GRANTS {
-            let g = admin_post(&format!("{}/v1/bonus-grants", process.url), json!({
-                "adapter_slug": "demo-casino", "player_id": player["id"], "amount_subunit": 100, "currency": "EUR"
-            })).await;
+            let g = admin_post(
+                &format!("{}/v1/bonus-grants", process.url),
+                json!({
+                    "adapter_slug": "demo-casino", "player_id": player["id"], "amount_subunit": 100,
+                    "currency": "EUR"
+                }),
+            )
+            .await;
             grants.push(g["id"].as_str().unwrap().to_owned());
         }
         let mut kyc_players = Vec::new();

@@ -30,7 +30,8 @@ async fn calls_accepted_before_kill_9_are_all_delivered_after_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let config_path = tmp.path().join("config.toml");
     let outbound = "[outbound]\nallow_private_networks = [\"127.0.0.0/8\"]\n\
-                    retry_schedule_ms = [0, 100, 200, 400, 800, 1600]\nretry_jitter = 0.0\ntick_ms = 10\n";
+                    retry_schedule_ms = [0, 100, 200, 400, 800, 1600]\n\
+                    retry_jitter = 0.0\ntick_ms = 10\n";
     std::fs::write(
         &config_path,
         config_text(&tmp.path().join("store"), outbound),
@@ -55,14 +56,23 @@ async fn calls_accepted_before_kill_9_are_all_delivered_after_restart() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
-                    let body = json!({"journey_id": format!("crash-{round}"), "run_id": format!("{c}-{i}"),
-                        "node_id": "n", "url": format!("{hook}/hook"), "body_template": "{\"i\":{{i}}}",
+                    let body = json!({"journey_id": format!("crash-{round}"),
+                        "run_id": format!("{c}-{i}"), "node_id": "n", "url": format!("{hook}/hook"),
+                        "body_template": "{\"i\":{{i}}}",
                         "context": {"i": i}, "secret": "demo-casino"});
-                    let sent = client().post(&url).bearer_auth(ADMIN).json(&body).send().await;
+                    let sent = client()
+                        .post(&url)
+                        .bearer_auth(ADMIN)
+                        .json(&body)
+                        .send()
+                        .await;
                     if let Ok(resp) = sent {
                         if resp.status() == 202 {
                             let (_, b) = read(resp).await;
-                            accepted.lock().unwrap().push(b["data"]["id"].as_str().unwrap().to_owned());
+                            accepted
+                                .lock()
+                                .unwrap()
+                                .push(b["data"]["id"].as_str().unwrap().to_owned());
                         }
                     }
                 }
@@ -118,8 +128,8 @@ async fn calls_accepted_before_kill_9_are_all_delivered_after_restart() {
     }
     let repeats: usize = seen.values().map(|n| n - 1).sum();
     println!(
-        "outbox crash test: {rounds} rounds, {} calls accepted, 0 lost, {repeats} repeated deliveries \
-         (at least once, same delivery id)",
+        "outbox crash test: {rounds} rounds, {} calls accepted, 0 lost, \
+         {repeats} repeated deliveries (at least once, same delivery id)",
         all_accepted.len()
     );
 }

@@ -60,7 +60,9 @@ fn faulty_peer(fault: Fault) -> String {
                             }
                         }
                         Fault::Slow => {
-                            let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n").await;
+                            let _ = sock
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n")
+                                .await;
                             for _ in 0..100 {
                                 tokio::time::sleep(Duration::from_secs(1)).await;
                                 if sock.write_all(b"x").await.is_err() {
@@ -177,9 +179,15 @@ async fn a_hanging_platform_is_counted_as_errors_within_the_timeout() {
     let server = TestServer::start_with(&extra);
     // Registered with a platform id, so no grant call is needed; the grant call itself hangs.
     let player = create_player(&server, "demo", "hang-player").await;
-    let (status, b) = admin(Method::POST, &server.at("/v1/bonus-grants"), Some(json!({
-        "adapter_slug": "hang-casino", "player_id": player, "amount_subunit": 100, "currency": "EUR",
-    }))).await;
+    let (status, b) = admin(
+        Method::POST,
+        &server.at("/v1/bonus-grants"),
+        Some(json!({
+            "adapter_slug": "hang-casino", "player_id": player, "amount_subunit": 100,
+            "currency": "EUR",
+        })),
+    )
+    .await;
     assert_eq!(
         (status, b["error"]["code"].as_str()),
         (503, Some("ADAPTER_UNAVAILABLE")),

@@ -11,8 +11,9 @@ fn kyc_url(server: &TestServer, adapter: &str) -> String {
 }
 
 fn kyc_event(event: &str, id: &str, player: &str, level: u32, ts: &str, data: Value) -> String {
-    json!({"event": event, "event_id": id, "ts": ts, "player_external_id": player, "level": level, "data": data})
-        .to_string()
+    json!({"event": event, "event_id": id, "ts": ts, "player_external_id": player,
+           "level": level, "data": data})
+    .to_string()
 }
 
 async fn player(server: &TestServer, id: &str) -> Value {
@@ -236,11 +237,40 @@ async fn malformed_kyc_events_are_422_naming_the_field() {
     create_player(&server, "demo", "p-bad").await;
     let url = kyc_url(&server, "demo-casino");
     for (body, field) in [
-        (kyc_event("kyc.maybe", "b1", "p-bad", 1, "2026-05-08T12:00:00Z", json!({})), "event"),
-        (json!({"event": "kyc.approved", "event_id": "b2", "ts": "2026-05-08T12:00:00Z", "player_external_id": "p-bad"}).to_string(), "level"),
-        (kyc_event("kyc.approved", "b3", "p-bad", 1, "2026-05-08T12:00:00Z", json!({"expires_at": 5})), "data.expires_at"),
+        (
+            kyc_event(
+                "kyc.maybe",
+                "b1",
+                "p-bad",
+                1,
+                "2026-05-08T12:00:00Z",
+                json!({}),
+            ),
+            "event",
+        ),
+        (
+            json!({"event": "kyc.approved", "event_id": "b2", "ts": "2026-05-08T12:00:00Z",
+                   "player_external_id": "p-bad"})
+            .to_string(),
+            "level",
+        ),
+        (
+            kyc_event(
+                "kyc.approved",
+                "b3",
+                "p-bad",
+                1,
+                "2026-05-08T12:00:00Z",
+                json!({"expires_at": 5}),
+            ),
+            "data.expires_at",
+        ),
     ] {
         let (status, b) = read(post_signed(&url, &body, SECRET).await).await;
-        assert_eq!((status, b["error"]["details"]["field"].as_str()), (422, Some(field)), "{b}");
+        assert_eq!(
+            (status, b["error"]["details"]["field"].as_str()),
+            (422, Some(field)),
+            "{b}"
+        );
     }
 }

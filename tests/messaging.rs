@@ -343,7 +343,8 @@ async fn track(
 #[actix_rt::test]
 async fn events_upsert_players_update_push_messages_and_honour_idempotency_keys() {
     let server = TestServer::start_with(PROVIDERS);
-    let signup = json!({"event": "signup", "external_id": "ev-1", "timestamp": "2026-05-08T12:00:00Z",
+    let signup = json!({"event": "signup", "external_id": "ev-1",
+                        "timestamp": "2026-05-08T12:00:00Z",
                         "properties": {"email": "ev@example.com"}});
     let (status, b) =
         read(track(&server, "/v1/events", signup.clone(), Some("k-1"), API_KEY).await).await;
@@ -367,7 +368,8 @@ async fn events_upsert_players_update_push_messages_and_honour_idempotency_keys(
 
     let m = register(&server, &p, "push", "fcm", "fcm-1").await;
     let mid = m["id"].as_str().unwrap();
-    let opened = json!({"event": "push_opened", "external_id": "ev-1", "timestamp": "2026-05-08T12:01:00Z",
+    let opened = json!({"event": "push_opened", "external_id": "ev-1",
+                        "timestamp": "2026-05-08T12:01:00Z",
                         "properties": {"message_id": mid}});
     assert_eq!(
         track(&server, "/v1/events", opened, None, API_KEY)
@@ -378,8 +380,10 @@ async fn events_upsert_players_update_push_messages_and_honour_idempotency_keys(
     assert_eq!(message(&server, mid).await["status"], "opened");
 
     let batch = json!({"events": [
-        {"event": "push_clicked", "external_id": "ev-1", "timestamp": "2026-05-08T12:02:00Z", "properties": {"message_id": mid}},
-        {"event": "custom_level_up", "external_id": "ev-1", "timestamp": "2026-05-08T12:03:00Z", "properties": {"level": 7}},
+        {"event": "push_clicked", "external_id": "ev-1", "timestamp": "2026-05-08T12:02:00Z",
+         "properties": {"message_id": mid}},
+        {"event": "custom_level_up", "external_id": "ev-1", "timestamp": "2026-05-08T12:03:00Z",
+         "properties": {"level": 7}},
     ]});
     let (status, b) = read(track(&server, "/v1/events/batch", batch, None, API_KEY).await).await;
     assert_eq!(status, 202, "{b}");

@@ -182,9 +182,15 @@ async fn sigterm_under_a_burst_exits_promptly_and_keeps_every_acknowledged_event
         .clone();
     let mut grants = Vec::new();
     for _ in 0..200 {
-        let (_, g) = admin(Method::POST, &format!("{}/v1/bonus-grants", process.url), Some(json!({
-            "adapter_slug": "demo-casino", "player_id": player, "amount_subunit": 100, "currency": "EUR"
-        }))).await;
+        let (_, g) = admin(
+            Method::POST,
+            &format!("{}/v1/bonus-grants", process.url),
+            Some(json!({
+                "adapter_slug": "demo-casino", "player_id": player, "amount_subunit": 100,
+                "currency": "EUR"
+            })),
+        )
+        .await;
         grants.push(g["data"]["id"].as_str().unwrap().to_owned());
     }
 

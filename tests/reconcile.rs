@@ -22,7 +22,10 @@ async fn issue(server: &TestServer, amount: i64) -> (u16, serde_json::Value) {
     admin(
         Method::POST,
         &server.at("/v1/bonus-grants"),
-        Some(json!({"adapter_slug": "plat-casino", "player_id": player, "amount_subunit": amount, "currency": "EUR"})),
+        Some(
+            json!({"adapter_slug": "plat-casino", "player_id": player, "amount_subunit": amount,
+                    "currency": "EUR"}),
+        ),
     )
     .await
 }

@@ -79,8 +79,10 @@ fn benches(c: &mut Criterion) {
         b.iter(|| parse_kyc_event(black_box(kyc.as_bytes())))
     });
 
-    let postmark = json!({"RecordType": "Delivery", "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
-                          "Recipient": "john@example.com", "DeliveredAt": "2019-11-05T16:33:54.9070259Z",
+    let postmark = json!({"RecordType": "Delivery",
+                          "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+                          "Recipient": "john@example.com",
+                          "DeliveredAt": "2019-11-05T16:33:54.9070259Z",
                           "Details": "Test delivery webhook details", "Tag": "welcome-email",
                           "ServerID": 23, "MessageStream": "outbound"})
     .to_string();

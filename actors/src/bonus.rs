@@ -349,7 +349,10 @@ mod tests {
         };
         assert_eq!(field("not json"), "body");
         assert_eq!(field("[]"), "body");
-        let ok = r#"{"event":"bonus.wagered","event_id":"e","ts":"2026-05-08T12:00:00Z","grant_id":"g","platform_bonus_id":"p","data":{"total_wagered":5}}"#;
+        let ok = concat!(
+            r#"{"event":"bonus.wagered","event_id":"e","ts":"2026-05-08T12:00:00Z","#,
+            r#""grant_id":"g","platform_bonus_id":"p","data":{"total_wagered":5}}"#
+        );
         assert!(parse_bonus_event(ok.as_bytes()).is_ok());
         assert_eq!(field(&ok.replace("bonus.wagered", "bonus.nope")), "event");
         assert_eq!(field(&ok.replace(r#""event_id":"e","#, "")), "event_id");

@@ -197,7 +197,10 @@ impl Dispatcher {
                     act.record_attempt(delivering, number, started, outcome, ctx)
                 }
                 Err(e) => {
-                    log::warn!(call_id = call.id.as_str(), error:% = e; "could not mark call delivering");
+                    log::warn!(
+                        call_id = call.id.as_str(), error:% = e;
+                        "could not mark call delivering"
+                    );
                     act.due.push(Reverse((now_ms() + 1000, call.id.clone())));
                 }
             }

@@ -108,7 +108,10 @@ async fn apply_effects(
                 .is_ok()
             {
                 if let Ok(Err(e)) = rx.await {
-                    log::warn!(error:% = e, ingestion_id = receipt.ingestion_id.as_str(); "player upsert from event failed");
+                    log::warn!(
+                        error:% = e, ingestion_id = receipt.ingestion_id.as_str();
+                        "player upsert from event failed"
+                    );
                 }
             }
         }
@@ -141,7 +144,10 @@ async fn apply_effects(
         };
         if messages.report(apply).is_ok() {
             if let Ok(Err(e)) = rx.await {
-                log::warn!(error:% = e, ingestion_id = receipt.ingestion_id.as_str(); "message update from event failed");
+                log::warn!(
+                    error:% = e, ingestion_id = receipt.ingestion_id.as_str();
+                    "message update from event failed"
+                );
             }
         }
     }

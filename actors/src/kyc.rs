@@ -303,7 +303,10 @@ mod tests {
 
     #[test]
     fn parse_names_the_bad_field() {
-        let ok = r#"{"event":"kyc.approved","event_id":"e","ts":"2026-05-08T12:00:00Z","player_external_id":"p","level":2,"data":{"expires_at":"2027-05-08T12:00:00Z"}}"#;
+        let ok = concat!(
+            r#"{"event":"kyc.approved","event_id":"e","ts":"2026-05-08T12:00:00Z","#,
+            r#""player_external_id":"p","level":2,"data":{"expires_at":"2027-05-08T12:00:00Z"}}"#
+        );
         assert_eq!(parse_kyc_event(ok.as_bytes()).unwrap().level, 2);
         let field = |b: String| match parse_kyc_event(b.as_bytes()) {
             Err(DomainError::Validation { field, .. }) => field,

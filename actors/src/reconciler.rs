@@ -323,7 +323,10 @@ async fn check_grant(store: &Store, target: &ReconcileTarget, grant_id: String) 
     }
     match rx.await {
         Ok(Ok(outcome)) if outcome.applied => {
-            log::info!(grant_id = grant_id.as_str(), status = outcome.new_status; "reconciler repaired grant");
+            log::info!(
+                grant_id = grant_id.as_str(), status = outcome.new_status;
+                "reconciler repaired grant"
+            );
             Checked::Repaired
         }
         Ok(Ok(_)) => Checked::Unchanged,

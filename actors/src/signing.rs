@@ -226,11 +226,15 @@ mod tests {
             flip in 1u8..=255,
         ) {
             let sig = sign(&secrets()[1], NOW, &body);
-            prop_assert!(verify(&secrets(), Some(&NOW.to_string()), Some(&sig), &body, NOW, 300).is_ok());
+            prop_assert!(
+                verify(&secrets(), Some(&NOW.to_string()), Some(&sig), &body, NOW, 300).is_ok()
+            );
             let mut changed = body.clone();
             let i = idx.index(changed.len());
             changed[i] ^= flip;
-            prop_assert!(verify(&secrets(), Some(&NOW.to_string()), Some(&sig), &changed, NOW, 300).is_err());
+            prop_assert!(
+                verify(&secrets(), Some(&NOW.to_string()), Some(&sig), &changed, NOW, 300).is_err()
+            );
         }
 
         #[test]

@@ -12,7 +12,8 @@ use crate::error::ApiError;
 use crate::extract::{bearer, read_body, require_content_type, secret_eq};
 
 crate::endpoints! {
-    post "/v1/events" => track, ApiKey, "Store one product event (signup, push_opened, custom_*, ...).";
+    post "/v1/events" => track, ApiKey,
+        "Store one product event (signup, push_opened, custom_*, ...).";
     post "/v1/events/batch" => track_batch, ApiKey, "Store up to 100 product events at once.";
 }
 

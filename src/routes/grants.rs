@@ -17,7 +17,8 @@ crate::endpoints! {
     post "/v1/bonus-grants" => create, Admin, "Issue a grant (on the platform when configured).";
     get "/v1/bonus-grants" => list, Admin, "List grants by adapter and status, paged.";
     get "/v1/bonus-grants/{id}" => show, Admin, "A grant with its history.";
-    post "/v1/bonus-grants/{id}/cancel" => cancel, Admin, "Cancel a grant on the platform, then here.";
+    post "/v1/bonus-grants/{id}/cancel" => cancel, Admin,
+        "Cancel a grant on the platform, then here.";
 }
 
 #[derive(Deserialize)]
@@ -106,7 +107,10 @@ async fn create(
         .try_send(RegisterGrant { grant, reply })
         .map_err(|e| mailbox_error(e, "adapter_supervisor"))?;
     let grant = await_reply(&state, rx).await?;
-    log::debug!(grant_id = grant.id.as_str(), adapter = grant.adapter_slug.as_str(); "grant registered");
+    log::debug!(
+        grant_id = grant.id.as_str(), adapter = grant.adapter_slug.as_str();
+        "grant registered"
+    );
     Ok(data(StatusCode::CREATED, grant_view(&state, &grant)?))
 }
 
@@ -172,6 +176,9 @@ async fn cancel(
         .try_send(CancelGrant { grant_id, reply })
         .map_err(|e| mailbox_error(e, "adapter_supervisor"))?;
     let grant = await_reply(&state, rx).await?;
-    log::info!(grant_id = grant.id.as_str(), adapter = grant.adapter_slug.as_str(); "grant cancelled");
+    log::info!(
+        grant_id = grant.id.as_str(), adapter = grant.adapter_slug.as_str();
+        "grant cancelled"
+    );
     Ok(data(StatusCode::OK, grant_view(&state, &grant)?))
 }

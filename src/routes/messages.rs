@@ -14,7 +14,8 @@ use crate::error::ApiError;
 use crate::extract::{json_body, Admin};
 
 crate::endpoints! {
-    post "/v1/messages" => create, Admin, "Register a sent message so provider feedback can find it.";
+    post "/v1/messages" => create, Admin,
+        "Register a sent message so provider feedback can find it.";
     get "/v1/messages/{id}" => show, Admin, "A message with its status and every provider report.";
 }
 
@@ -36,7 +37,8 @@ pub fn message_json(m: &Message) -> Value {
         .iter()
         .map(|h| {
             json!({
-                "source": h.source, "event": h.event, "reported": h.reported.map(MessageStatus::as_str),
+                "source": h.source, "event": h.event,
+                "reported": h.reported.map(MessageStatus::as_str),
                 "from": h.from.as_str(), "to": h.to.as_str(), "error_code": h.error_code,
                 "occurred_at": h.occurred_at, "received_at": time(h.received_at_ms),
             })

@@ -37,7 +37,8 @@ fn suppressions_json(state: &AppState, player_id: &str) -> Result<Value, ApiErro
             .map_err(|e| ApiError::internal(&e))?;
         let value = match s {
             Some(s) => json!({
-                "suppressed": s.suppressed, "reason": s.reason, "source": s.source, "at": time(s.at_ms),
+                "suppressed": s.suppressed, "reason": s.reason, "source": s.source,
+                "at": time(s.at_ms),
             }),
             None => json!({ "suppressed": false, "reason": null, "source": null, "at": null }),
         };

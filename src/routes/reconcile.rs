@@ -12,7 +12,8 @@ use crate::error::ApiError;
 use crate::extract::Admin;
 
 crate::endpoints! {
-    post "/v1/admin/reconcile" => run, Admin, "Run one reconciliation pass now and return its summary.";
+    post "/v1/admin/reconcile" => run, Admin,
+        "Run one reconciliation pass now and return its summary.";
     get "/v1/admin/reconcile/last" => last, Admin, "The summary of the last reconciliation pass.";
 }
 

@@ -15,7 +15,8 @@ use crate::error::ApiError;
 use crate::extract::{read_body, require_content_type, Admin};
 
 crate::endpoints! {
-    post "/v1/webhook-calls" => create, Admin, "Queue a signed outbound webhook for a journey node.";
+    post "/v1/webhook-calls" => create, Admin,
+        "Queue a signed outbound webhook for a journey node.";
     get "/v1/webhook-calls" => list, Admin, "List calls by status and journey, paged.";
     get "/v1/webhook-calls/{id}" => show, Admin, "A call with its status, outcome and attempts.";
     post "/v1/webhook-calls/{id}/retry" => retry, Admin, "Send a dead call again.";
@@ -76,7 +77,10 @@ async fn create(
         .try_send(EnqueueCall { call, reply })
         .map_err(|e| mailbox_error(e, "dispatcher"))?;
     let call = await_reply(&state, rx).await?;
-    log::debug!(call_id = call.id.as_str(), journey_id = call.journey_id.as_str(); "outbound call queued");
+    log::debug!(
+        call_id = call.id.as_str(), journey_id = call.journey_id.as_str();
+        "outbound call queued"
+    );
     Ok(data(
         StatusCode::ACCEPTED,
         json!({ "id": call.id, "status": call.status.as_str() }),

@@ -1,8 +1,8 @@
 //! Inbound platform webhooks: `POST /v1/adapters/{slug}/webhooks/{bonus,kyc}-events`.
 //!
 //! Order of checks: unknown adapter (404), body size (413), content type (415), signature and
-//! timestamp on the raw bytes (401), the adapter's rate limit (429), payload (422), then the adapter's or tenant's supervisor
-//! (ledger, routing, state machine, durable commit).
+//! timestamp on the raw bytes (401), the adapter's rate limit (429), payload (422), then the
+//! adapter's or tenant's supervisor (ledger, routing, state machine, durable commit).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;

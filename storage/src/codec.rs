@@ -71,7 +71,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn grants_round_trip(amount in any::<i64>(), pid in proptest::option::of("[a-z0-9-]{0,40}")) {
+        fn grants_round_trip(
+            amount in any::<i64>(),
+            pid in proptest::option::of("[a-z0-9-]{0,40}"),
+        ) {
             let g = grant(amount, pid);
             let back: Grant = decode(b"k", &encode(&g)).unwrap();
             prop_assert_eq!(back, g);

@@ -54,7 +54,8 @@ pub fn admin_body_cases(m: &mut Matrix) {
 
     let grant = |amount: &str, currency: &str| {
         format!(
-            r#"{{"adapter_slug":"demo-casino","player_id":"no-such-player","amount_subunit":{amount},"currency":"{currency}"}}"#
+            "{{\"adapter_slug\":\"demo-casino\",\"player_id\":\"no-such-player\",\
+             \"amount_subunit\":{amount},\"currency\":\"{currency}\"}}"
         )
     };
     for (amount, currency) in [

@@ -242,7 +242,10 @@ pub async fn create_grant(server: &TestServer, adapter: &str) -> String {
     let (status, body) = admin(
         reqwest::Method::POST,
         &server.at("/v1/bonus-grants"),
-        Some(json!({"adapter_slug": adapter, "player_id": player, "amount_subunit": 1000, "currency": "EUR"})),
+        Some(
+            json!({"adapter_slug": adapter, "player_id": player, "amount_subunit": 1000,
+                    "currency": "EUR"}),
+        ),
     )
     .await;
     assert_eq!(status, 201, "{body}");

@@ -106,8 +106,8 @@ impl Platform {
     }
 }
 
-/// Grant: amount 400 → 400, 500 → 503, 2000 → credited, 3000 → sends the credited webhook to
-/// UCRM before answering (a race), anything else → pending.
+/// Grant: amount 400 → 400, 500 → 503, 2000 → credited, 3000 → sends the credited webhook
+/// to UCRM before answering (a race), anything else → pending.
 async fn grant(
     req: HttpRequest,
     body: web::Bytes,
@@ -126,7 +126,8 @@ async fn grant(
         3000 => {
             let ucrm = state.lock().unwrap().ucrm_url.clone().unwrap();
             let event = json!({"event": "bonus.credited", "event_id": format!("race-{grant_id}"),
-                "ts": "2026-05-08T12:00:00Z", "grant_id": grant_id, "platform_bonus_id": pid, "data": {}})
+                "ts": "2026-05-08T12:00:00Z", "grant_id": grant_id, "platform_bonus_id": pid,
+                "data": {}})
             .to_string();
             let state2 = state.clone();
             actix_rt::spawn(async move {

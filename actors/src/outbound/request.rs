@@ -166,7 +166,8 @@ mod tests {
 
     fn base() -> Value {
         json!({"journey_id": "j", "run_id": "r", "node_id": "n", "url": "https://example.com/hook",
-               "body_template": "{\"name\":\"{{name}}\",\"raw\":\"{{{name}}}\"}", "context": {"name": "<b>"},
+               "body_template": "{\"name\":\"{{name}}\",\"raw\":\"{{{name}}}\"}",
+               "context": {"name": "<b>"},
                "secret": "demo-casino"})
     }
 

@@ -39,3 +39,38 @@ pub fn replay_of(result: &EventResult) -> EventResult {
         .map(EventOutcome::as_replay)
         .map_err(Clone::clone)
 }
+
+/// The replay answer for an event the ledger already holds for a `subject` of that kind, read
+/// straight from the store; `None` when the ledger does not hold it.
+///
+/// An entry is written in the same atomic batch as its state change and only after that batch
+/// is durable is anyone answered, so any reader that finds it may answer the replay without
+/// asking the subject's owner. The HTTP routes use this to answer replays without an actor hop;
+/// an event not found here still goes to its supervisor, which checks again.
+pub fn ledger_replay(
+    store: &ucrm_storage::Store,
+    slug: &str,
+    event_id: &str,
+    subject: ucrm_storage::LedgerSubject,
+) -> Result<Option<EventOutcome>, DomainError> {
+    use ucrm_storage::LedgerSubject;
+
+    let Some(entry) = store.ledger(slug, event_id)? else {
+        return Ok(None);
+    };
+    if entry.subject != subject {
+        return Ok(None);
+    }
+    let status = match subject {
+        LedgerSubject::Grant => store.grant(&entry.subject_id)?.map(|g| g.status.as_str()),
+        LedgerSubject::Player => store
+            .player(&entry.subject_id)?
+            .map(|p| p.kyc.status.as_str()),
+        LedgerSubject::Message => None,
+    };
+    Ok(status.map(|new_status| EventOutcome {
+        applied: false,
+        replay: true,
+        new_status,
+    }))
+}

@@ -9,9 +9,10 @@ use serde_json::json;
 use tokio::sync::oneshot;
 use ucrm_actors::bonus::parse_bonus_event;
 use ucrm_actors::kyc::parse_kyc_event;
+use ucrm_actors::outcome::ledger_replay;
 use ucrm_actors::signing::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use ucrm_actors::{EventOutcome, SubmitBonusEvent, SubmitKycEvent};
-use ucrm_storage::Source;
+use ucrm_storage::{LedgerSubject, Source};
 
 use super::{await_reply, mailbox_error};
 use crate::app::{AdapterHandle, AppState};
@@ -102,6 +103,12 @@ async fn bonus_events(
     let result = async {
         let (adapter, body) = verified_body(&req, payload, &state, &slug).await?;
         let event = parse_bonus_event(&body)?;
+        // A replay is answered from the durable ledger without an actor hop.
+        if let Some(replay) =
+            ledger_replay(&state.store, &slug, &event.event_id, LedgerSubject::Grant)?
+        {
+            return Ok(replay);
+        }
         let (reply, rx) = oneshot::channel();
         let submit = SubmitBonusEvent {
             event,
@@ -133,6 +140,14 @@ async fn kyc_events(
             .tenants
             .get(&adapter.tenant)
             .ok_or_else(|| ApiError::internal(&"adapter tenant missing"))?;
+        // Tenants that refuse platform KYC are answered 403 by their supervisor, replay or not.
+        if tenant.kyc_model.accepts_platform_events() {
+            let replay =
+                ledger_replay(&state.store, &slug, &event.event_id, LedgerSubject::Player)?;
+            if let Some(replay) = replay {
+                return Ok(replay);
+            }
+        }
         let (reply, rx) = oneshot::channel();
         let submit = SubmitKycEvent {
             adapter_slug: slug.clone(),

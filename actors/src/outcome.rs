@@ -16,6 +16,15 @@ pub struct EventOutcome {
 }
 
 impl EventOutcome {
+    /// The answer to an already processed event whose subject is now at `new_status`.
+    pub fn replay_at(new_status: &'static str) -> Self {
+        EventOutcome {
+            applied: false,
+            replay: true,
+            new_status,
+        }
+    }
+
     /// The answer to a duplicate delivery of an event whose first delivery gave `self`.
     pub fn as_replay(&self) -> Self {
         EventOutcome {
@@ -53,24 +62,26 @@ pub fn ledger_replay(
     event_id: &str,
     subject: ucrm_storage::LedgerSubject,
 ) -> Result<Option<EventOutcome>, DomainError> {
-    use ucrm_storage::LedgerSubject;
-
     let Some(entry) = store.ledger(slug, event_id)? else {
         return Ok(None);
     };
     if entry.subject != subject {
         return Ok(None);
     }
-    let status = match subject {
-        LedgerSubject::Grant => store.grant(&entry.subject_id)?.map(|g| g.status.as_str()),
-        LedgerSubject::Player => store
-            .player(&entry.subject_id)?
-            .map(|p| p.kyc.status.as_str()),
+    Ok(subject_status(store, subject, &entry.subject_id)?.map(EventOutcome::replay_at))
+}
+
+/// The current status of a ledger subject, as a replay answers it; `None` when it is gone.
+pub fn subject_status(
+    store: &ucrm_storage::Store,
+    subject: ucrm_storage::LedgerSubject,
+    id: &str,
+) -> Result<Option<&'static str>, DomainError> {
+    use ucrm_storage::LedgerSubject;
+
+    Ok(match subject {
+        LedgerSubject::Grant => store.grant(id)?.map(|g| g.status.as_str()),
+        LedgerSubject::Player => store.player(id)?.map(|p| p.kyc.status.as_str()),
         LedgerSubject::Message => None,
-    };
-    Ok(status.map(|new_status| EventOutcome {
-        applied: false,
-        replay: true,
-        new_status,
-    }))
+    })
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use crate::adapter_client::{AdapterClient, GrantCall};
 use crate::bonus::{BonusEvent, BonusEventKind};
 use crate::grant_actor::{ApplyBonusEvent, GrantActor};
-use crate::outcome::{replay_of, EventOutcome, EventReply, EventResult};
+use crate::outcome::{replay_of, subject_status, EventOutcome, EventReply, EventResult};
 use crate::pool::{ChildPool, Inflight};
 use crate::DomainError;
 
@@ -178,16 +178,9 @@ impl AdapterSupervisor {
 
     /// The answer to an event the ledger already holds.
     fn replay_answer(&self, subject_id: &str) -> EventResult {
-        let status = self
-            .store
-            .grant(subject_id)?
-            .map(|g| g.status)
-            .ok_or(DomainError::NotFound("grant"))?;
-        Ok(EventOutcome {
-            applied: false,
-            replay: true,
-            new_status: status.as_str(),
-        })
+        subject_status(&self.store, LedgerSubject::Grant, subject_id)?
+            .map(EventOutcome::replay_at)
+            .ok_or(DomainError::NotFound("grant"))
     }
 
     fn report_live(&self) {

@@ -180,15 +180,10 @@ impl TenantSupervisor {
     }
 
     fn kyc_replay(&self, player_id: &str) -> crate::EventResult {
-        let player = self
-            .store
-            .player(player_id)?
-            .ok_or(DomainError::PlayerNotFound)?;
-        Ok(crate::EventOutcome {
-            applied: false,
-            replay: true,
-            new_status: player.kyc.status.as_str(),
-        })
+        let player = ucrm_storage::LedgerSubject::Player;
+        crate::outcome::subject_status(&self.store, player, player_id)?
+            .map(crate::EventOutcome::replay_at)
+            .ok_or(DomainError::PlayerNotFound)
     }
 
     fn route_kyc(

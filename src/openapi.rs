@@ -52,9 +52,22 @@ macro_rules! endpoints {
 
         /// Registers the routes of this file.
         pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
-            $(cfg.route($path, actix_web::web::$method().to($handler));)*
+            $(cfg.service(
+                $crate::openapi::resource(stringify!($method), $path)
+                    .route(actix_web::web::$method().to($handler)),
+            );)*
         }
     };
+}
+
+/// The actix resource of one endpoint: guarded by its method (so that another method on the
+/// same path reaches its own resource) and labelled with its path pattern for the metrics.
+pub fn resource(method: &'static str, path: &'static str) -> actix_web::Resource {
+    let method = actix_web::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .expect("endpoint tables name standard HTTP methods");
+    actix_web::web::resource(path)
+        .guard(actix_web::guard::Method(method))
+        .app_data(crate::telemetry::RouteLabel(path))
 }
 
 fn security(auth: Auth) -> Value {

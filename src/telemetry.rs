@@ -1,5 +1,7 @@
 //! Logs and metrics: the `log` backend (text or JSON lines) and the Prometheus recorder.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -7,6 +9,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// Starts the logger: level from `RUST_LOG` (default `info`), `json` for one JSON object a line.
@@ -69,24 +72,71 @@ pub async fn observe_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let res = next.call(req).await?;
     let route = res
         .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".into());
-    let status = res.status().as_u16().to_string();
-    metrics::histogram!(
-        "ucrm_http_request_duration_seconds",
-        "method" => method.clone(), "route" => route.clone(), "status" => status.clone()
-    )
-    .record(started.elapsed().as_secs_f64());
-    metrics::counter!(
-        "ucrm_http_requests_total",
-        "method" => method, "route" => route, "status" => status
-    )
-    .increment(1);
+        .app_data::<RouteLabel>()
+        .map_or("unmatched", |label| label.0);
+    let (duration, count) = request_metrics(method, route, res.status().as_u16());
+    duration.record(started.elapsed().as_secs_f64());
+    count.increment(1);
     Ok(res)
+}
+
+/// The path pattern of the endpoint that served a request, the `route` label of its metrics.
+/// Set on each resource when it is registered, so that no request pays for a second route match.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteLabel(pub &'static str);
+
+type RequestKey = (&'static str, &'static str, u16);
+
+thread_local! {
+    /// Each HTTP worker's handles to its request metrics, so that a request neither builds
+    /// label strings nor looks up the registry once its (method, route, status) has been seen.
+    static REQUEST_METRICS: RefCell<HashMap<RequestKey, (Histogram, Counter)>> =
+        RefCell::new(HashMap::new());
+}
+
+/// The `method` label: the standard methods by name, any extension method as `OTHER`, so that
+/// made-up methods cannot grow the label set.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or("OTHER", |known| known.as_str())
+}
+
+fn request_metrics(method: &'static str, route: &'static str, status: u16) -> (Histogram, Counter) {
+    REQUEST_METRICS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        cache
+            .entry((method, route, status))
+            .or_insert_with_key(|(method, route, status)| {
+                let labels = [
+                    ("method", (*method).to_owned()),
+                    ("route", (*route).to_owned()),
+                    ("status", status.to_string()),
+                ];
+                (
+                    metrics::histogram!("ucrm_http_request_duration_seconds", &labels),
+                    metrics::counter!("ucrm_http_requests_total", &labels),
+                )
+            })
+            .clone()
+    })
 }
 
 /// Installs the process-wide TLS crypto provider (ring) used by outbound HTTP clients.

@@ -43,6 +43,13 @@ async fn metrics_counters_move_after_signed_events() {
     for _ in 0..2 {
         read(post_signed(&bonus_url(&server, "demo-casino"), &body, SECRET).await).await;
     }
+    let brew = Method::from_bytes(b"BREW").unwrap();
+    let res = client()
+        .request(brew, server.at("/coffee"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
     let after = metrics_text(&server).await;
     assert!(
         metric(&after, applied) >= metric(&before, applied) + 1.0,
@@ -54,6 +61,16 @@ async fn metrics_counters_move_after_signed_events() {
         "group commit is measured"
     );
     assert!(after.contains("ucrm_http_request_duration_seconds_bucket"));
+    let served = concat!(
+        r#"ucrm_http_requests_total{method="POST","#,
+        r#"route="/v1/adapters/{slug}/webhooks/bonus-events",status="200"}"#
+    );
+    assert!(metric(&after, served) >= 2.0, "{after}");
+    let unmatched = r#"ucrm_http_requests_total{method="OTHER",route="unmatched",status="404"}"#;
+    assert!(
+        metric(&after, unmatched) >= 1.0,
+        "made-up methods share one label: {after}"
+    );
     assert!(after.contains("ucrm_live_grant_actors"));
 }
 

@@ -12,6 +12,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use actix::prelude::*;
+use futures_util::FutureExt;
 use tokio::sync::oneshot;
 use ucrm_storage::{now_ms, CallAttempt, CallStatus, Store, WebhookCall, WriteSet};
 
@@ -171,9 +172,39 @@ impl Dispatcher {
         let mut writes = WriteSet::new();
         writes.put_call(&delivering, Some(&call));
 
-        let (store, client) = (self.store.clone(), self.client.clone());
+        // The mark is queued now and the attempt goes out while it commits: waiting for it
+        // would hold the host's slot for a whole group commit. The result, queued after the
+        // attempt, lands behind the mark on the same writer. If the process stops mid-attempt
+        // the call is attempted again either way (pending or delivering), so delivery stays at
+        // least once; the mark tells an operator reading the call that an attempt is under way.
+        let marked = match self.store.submit(writes) {
+            Ok(marked) => marked,
+            Err(e) => {
+                // Not even queued (the writer is full or stopped): try again shortly rather
+                // than send an attempt whose result could not follow a mark.
+                log::warn!(call_id = call.id.as_str(), error:% = e; "could not mark call delivering");
+                self.finish_slot(&call.id, &host);
+                self.due.push(Reverse((now_ms() + 1000, call.id)));
+                // The host's parked calls move on when a slot frees, so free this one later.
+                ctx.run_later(Duration::from_secs(1), move |act, ctx| {
+                    act.release_host_slot(&host, ctx);
+                });
+                return;
+            }
+        };
+        let call_id = call.id.clone();
+        ctx.spawn(
+            marked
+                .map(move |result| {
+                    if let Err(e) = result {
+                        log::warn!(call_id = call_id.as_str(), error:% = e;
+                            "could not mark call delivering");
+                    }
+                })
+                .into_actor(self),
+        );
+        let client = self.client.clone();
         let attempt = async move {
-            store.commit(writes).await?;
             let started = now_ms();
             let outcome = match secret {
                 Some(None) => AttemptOutcome {
@@ -184,27 +215,21 @@ impl Dispatcher {
                 Some(Some(secret)) => client.attempt(&delivering, number, Some(&secret)).await,
                 None => client.attempt(&delivering, number, None).await,
             };
-            Ok::<_, DomainError>((delivering, started, outcome))
+            (delivering, started, outcome)
         };
-        ctx.spawn(attempt.into_actor(self).map(move |result, act, ctx| {
-            act.in_flight.remove(&call.id);
-            if let Some(n) = act.per_host.get_mut(&host) {
-                *n = n.saturating_sub(1);
-            }
+        ctx.spawn(attempt.into_actor(self).map(move |(delivering, started, outcome), act, ctx| {
+            act.finish_slot(&call.id, &host);
             act.release_host_slot(&host, ctx);
-            match result {
-                Ok((delivering, started, outcome)) => {
-                    act.record_attempt(delivering, number, started, outcome, ctx)
-                }
-                Err(e) => {
-                    log::warn!(
-                        call_id = call.id.as_str(), error:% = e;
-                        "could not mark call delivering"
-                    );
-                    act.due.push(Reverse((now_ms() + 1000, call.id.clone())));
-                }
-            }
+            act.record_attempt(delivering, number, started, outcome, ctx);
         }));
+    }
+
+    /// Forgets an attempt of `id` to `host` that is over (or never went out).
+    fn finish_slot(&mut self, id: &str, host: &str) {
+        self.in_flight.remove(id);
+        if let Some(n) = self.per_host.get_mut(host) {
+            *n = n.saturating_sub(1);
+        }
     }
 
     /// A slot of `host` came free: start its next parked call, then fill free global slots.

@@ -52,11 +52,13 @@ pub fn replay_of(result: &EventResult) -> EventResult {
 /// The replay answer for an event the ledger already holds for a `subject` of that kind, read
 /// straight from the store; `None` when the ledger does not hold it.
 ///
-/// An entry is written in the same atomic batch as its state change and only after that batch
-/// is durable is anyone answered, so any reader that finds it may answer the replay without
-/// asking the subject's owner. The HTTP routes use this to answer replays without an actor hop;
-/// an event not found here still goes to its supervisor, which checks again.
-pub fn ledger_replay(
+/// An entry is written in the same atomic batch as its state change, so any reader that finds
+/// it may answer the replay without asking the subject's owner, once the entry is durable: it
+/// becomes readable a moment before its group commit reaches the disk, so the answer waits for
+/// [`ucrm_storage::Store::settled`] (immediate unless a commit is under way). The HTTP routes use
+/// this to answer replays without an actor hop; an event not found here still goes to its
+/// supervisor, which checks again.
+pub async fn ledger_replay(
     store: &ucrm_storage::Store,
     slug: &str,
     event_id: &str,
@@ -68,7 +70,9 @@ pub fn ledger_replay(
     if entry.subject != subject {
         return Ok(None);
     }
-    Ok(subject_status(store, subject, &entry.subject_id)?.map(EventOutcome::replay_at))
+    let status = subject_status(store, subject, &entry.subject_id)?;
+    store.settled().await?;
+    Ok(status.map(EventOutcome::replay_at))
 }
 
 /// The current status of a ledger subject, as a replay answers it; `None` when it is gone.

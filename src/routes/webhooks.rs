@@ -105,7 +105,7 @@ async fn bonus_events(
         let event = parse_bonus_event(&body)?;
         // A replay is answered from the durable ledger without an actor hop.
         if let Some(replay) =
-            ledger_replay(&state.store, &slug, &event.event_id, LedgerSubject::Grant)?
+            ledger_replay(&state.store, &slug, &event.event_id, LedgerSubject::Grant).await?
         {
             return Ok(replay);
         }
@@ -143,7 +143,8 @@ async fn kyc_events(
         // Tenants that refuse platform KYC are answered 403 by their supervisor, replay or not.
         if tenant.kyc_model.accepts_platform_events() {
             let replay =
-                ledger_replay(&state.store, &slug, &event.event_id, LedgerSubject::Player)?;
+                ledger_replay(&state.store, &slug, &event.event_id, LedgerSubject::Player)
+                    .await?;
             if let Some(replay) = replay {
                 return Ok(replay);
             }

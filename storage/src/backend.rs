@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use crate::committer::{self, Committer, Job};
+use crate::committer::{self, Committer, Durability, Job};
 use crate::StoreError;
 
 /// One change in a batch.
@@ -48,6 +48,9 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Whether the writer is running.
     fn is_open(&self) -> bool;
+
+    /// How far the writer has made applied changes durable.
+    fn durability(&self) -> &Durability;
 }
 
 /// Options of the sled store.
@@ -152,5 +155,9 @@ impl Backend for SledBackend {
 
     fn is_open(&self) -> bool {
         self.committer.is_running()
+    }
+
+    fn durability(&self) -> &Durability {
+        self.committer.durability()
     }
 }

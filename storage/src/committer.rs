@@ -1,26 +1,40 @@
 //! The group-commit writer: the only code that writes to sled.
 //!
-//! Callers queue their changes on a bounded channel. One thread takes everything waiting (up to
-//! a cap), applies it as one atomic `apply_batch`, calls sled's `flush` and then `fsync` on the
-//! log file, and only then answers every caller of that round. Many events therefore share one
-//! disk sync, and no caller is answered before its change is durable.
+//! Callers queue their changes on a bounded channel. Two threads share the work as a two-stage
+//! pipeline:
+//!
+//! - the applier takes everything waiting (up to a cap) as one round and applies it as one
+//!   atomic `apply_batch`, in queue order;
+//! - the syncer makes applied rounds durable: sled's `flush`, then `fsync` of the log file, and
+//!   only then answers every caller of those rounds.
+//!
+//! While the syncer waits on the disk for round `n`, the applier already applies round `n + 1`,
+//! so the CPU work of a round and the disk wait of the one before it overlap instead of adding
+//! up. The hand-over is a rendezvous: the applier is at most one round ahead, and jobs that
+//! arrive while it waits make its next round larger. sled's flush covers everything applied
+//! before it was called, so a round is durable once a flush and fsync started after its apply
+//! have finished; an `apply_batch` cut short by a crash is rolled back whole by sled's recovery.
+//!
+//! Changes are readable as soon as they are applied, a little before they are durable.
+//! [`Durability`] lets a reader that is about to acknowledge something it read (a replayed
+//! event) wait until everything it could have seen is durable.
 //!
 //! sled's `flush_async` was measured to stall when many callers flush at once, and its flush
 //! alone does not persist metadata or the device cache; this single writer avoids both.
 
 use std::fs::File;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::backend::{Op, StoreOptions};
 use crate::StoreError;
 
-/// Work for the writer thread.
+/// Work for the writer.
 pub(crate) enum Job {
     /// Apply these changes durably, then answer.
     Write {
@@ -31,14 +45,86 @@ pub(crate) enum Job {
     Shutdown,
 }
 
-/// Handle to the writer thread.
+/// How far the writer has come: rounds applied (readable) and rounds durable.
+///
+/// Round numbers start at 1 and grow by one per round. A round's number is published before
+/// its changes are applied, so a reader that sees a change and then reads
+/// [`Durability::applied`] gets a number at least as high as the change's round.
+#[derive(Debug)]
+pub struct Durability {
+    applied: AtomicU64,
+    durable: watch::Sender<Durable>,
+}
+
+/// The durable side of [`Durability`]: the highest durable round, or the writer has failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durable {
+    Through(u64),
+    Failed,
+}
+
+impl Default for Durability {
+    fn default() -> Self {
+        Durability {
+            applied: AtomicU64::new(0),
+            durable: watch::Sender::new(Durable::Through(0)),
+        }
+    }
+}
+
+impl Durability {
+    /// The highest round whose apply has begun.
+    fn applied(&self) -> u64 {
+        self.applied.load(Ordering::SeqCst)
+    }
+
+    fn begin(&self, round: u64) {
+        self.applied.store(round, Ordering::SeqCst);
+    }
+
+    fn made_durable(&self, round: u64) {
+        self.durable.send_modify(|d| {
+            if let Durable::Through(n) = d {
+                *n = (*n).max(round);
+            }
+        });
+    }
+
+    fn failed(&self) {
+        self.durable.send_replace(Durable::Failed);
+    }
+
+    /// Resolves once every change readable before the call is durable.
+    ///
+    /// Immediate when nothing is between apply and fsync, which is the usual case outside
+    /// bursts. Fails with [`StoreError::Closed`] when the writer failed first, since the change
+    /// seen may then never reach the disk.
+    pub async fn settled(&self) -> Result<(), StoreError> {
+        let target = self.applied();
+        let reached = |d: &Durable| match d {
+            Durable::Through(n) => *n >= target,
+            Durable::Failed => true,
+        };
+        if !reached(&self.durable.borrow()) {
+            let mut rx = self.durable.subscribe();
+            rx.wait_for(reached).await.map_err(|_| StoreError::Closed)?;
+        }
+        match *self.durable.borrow() {
+            Durable::Failed => Err(StoreError::Closed),
+            Durable::Through(_) => Ok(()),
+        }
+    }
+}
+
+/// Handle to the writer threads.
 pub(crate) struct Committer {
     tx: SyncSender<Job>,
     running: Arc<AtomicBool>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    durability: Arc<Durability>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// Starts the writer thread for `db`.
+/// Starts the writer threads for `db`.
 pub(crate) fn start(
     db: sled::Db,
     log: File,
@@ -46,22 +132,49 @@ pub(crate) fn start(
 ) -> Result<Committer, StoreError> {
     let (tx, rx) = mpsc::sync_channel(options.commit_queue_capacity.max(1));
     let running = Arc::new(AtomicBool::new(true));
+    let durability = Arc::new(Durability::default());
     let limits = RoundLimits {
         max_ops: options.max_batch_ops.max(1),
         max_commits: options.max_batch_commits.max(1),
-        sync: options.sync,
     };
-    let flag = running.clone();
-    let thread = std::thread::Builder::new()
-        .name("ucrm-committer".into())
-        .spawn(move || {
-            write_loop(&db, &log, &rx, limits);
-            flag.store(false, Ordering::SeqCst);
-        })?;
+    let mut threads = Vec::new();
+
+    // With `sync` off (benchmarks only) the applier answers each round itself.
+    let to_syncer = if options.sync {
+        let (to_syncer, applied) = mpsc::sync_channel::<Applied>(0);
+        let syncer = Syncer {
+            db: db.clone(),
+            log,
+            running: running.clone(),
+            durability: durability.clone(),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name("ucrm-syncer".into())
+                .spawn(move || syncer.run(&applied))?,
+        );
+        Some(to_syncer)
+    } else {
+        None
+    };
+
+    let applier = Applier {
+        db,
+        limits,
+        running: running.clone(),
+        durability: durability.clone(),
+        to_syncer,
+    };
+    threads.push(
+        std::thread::Builder::new()
+            .name("ucrm-committer".into())
+            .spawn(move || applier.run(&rx))?,
+    );
     Ok(Committer {
         tx,
         running,
-        thread: Mutex::new(Some(thread)),
+        durability,
+        threads: Mutex::new(threads),
     })
 }
 
@@ -80,99 +193,319 @@ impl Committer {
         self.running.load(Ordering::SeqCst)
     }
 
+    pub(crate) fn durability(&self) -> &Durability {
+        &self.durability
+    }
+
     pub(crate) fn shutdown(&self) {
-        let handle = self.thread.lock().map(|mut t| t.take()).unwrap_or(None);
-        if let Some(handle) = handle {
-            // A blocking send: shutdown waits for room behind the queued commits.
-            let _ = self.tx.send(Job::Shutdown);
+        let threads = self
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        if threads.is_empty() {
+            return;
+        }
+        // A blocking send: shutdown waits for room behind the queued commits.
+        let _ = self.tx.send(Job::Shutdown);
+        for handle in threads {
             let _ = handle.join();
         }
     }
 }
 
-/// How much one round may take, and whether it is made durable.
+/// How much one round may take.
 #[derive(Clone, Copy)]
 struct RoundLimits {
     max_ops: usize,
     max_commits: usize,
-    sync: bool,
 }
 
-fn write_loop(db: &sled::Db, log: &File, rx: &Receiver<Job>, limits: RoundLimits) {
-    let mut stop = false;
-    while !stop {
-        let Ok(first) = rx.recv() else { break };
-        let mut round = Vec::new();
-        let mut op_count = 0;
+type Replies = Vec<oneshot::Sender<Result<(), StoreError>>>;
+
+/// A round that is applied and waits to be made durable.
+struct Applied {
+    round: u64,
+    replies: Replies,
+    started: Instant,
+}
+
+fn answer(replies: Replies, result: &Result<(), StoreError>) {
+    for reply in replies {
+        let _ = reply.send(result.clone());
+    }
+}
+
+/// The first stage: gathers rounds from the queue and applies each as one atomic batch.
+struct Applier {
+    db: sled::Db,
+    limits: RoundLimits,
+    running: Arc<AtomicBool>,
+    durability: Arc<Durability>,
+    to_syncer: Option<SyncSender<Applied>>,
+}
+
+impl Applier {
+    fn run(self, rx: &Receiver<Job>) {
+        let mut round = 0u64;
+        let mut stop = false;
+        while !stop && self.running.load(Ordering::SeqCst) {
+            let Ok(first) = rx.recv() else { break };
+            let (batch, replies, ops, shutdown) = self.gather(first, rx);
+            stop = shutdown;
+            if replies.is_empty() {
+                continue;
+            }
+            round += 1;
+            if !self.apply(round, batch, replies, ops) {
+                // The store can no longer be trusted to match what callers were told: stop
+                // writing, so that readiness fails and callers get 503.
+                stop = true;
+            }
+        }
+        self.running.store(false, Ordering::SeqCst);
+        // Answer anything that raced the shutdown rather than leaving it waiting.
+        while let Ok(job) = rx.try_recv() {
+            if let Job::Write { reply, .. } = job {
+                let _ = reply.send(Err(StoreError::Closed));
+            }
+        }
+        // Dropping the hand-over lets the syncer finish the last round, flush and stop.
+        if self.to_syncer.is_none() {
+            final_flush(&self.db);
+        }
+    }
+
+    /// Takes `first` and whatever else is waiting, up to the limits, as one batch.
+    fn gather(&self, first: Job, rx: &Receiver<Job>) -> (sled::Batch, Replies, usize, bool) {
+        let mut batch = sled::Batch::default();
+        let mut replies = Vec::new();
+        let mut ops = 0usize;
+        let mut shutdown = false;
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
-                Job::Shutdown => stop = true,
-                Job::Write { ops, reply } => {
-                    op_count += ops.len();
-                    round.push((ops, reply));
+                Job::Shutdown => shutdown = true,
+                Job::Write { ops: changes, reply } => {
+                    ops += changes.len();
+                    for op in changes {
+                        match op {
+                            Op::Put(k, v) => batch.insert(k, v),
+                            Op::Delete(k) => batch.remove(k),
+                        }
+                    }
+                    replies.push(reply);
                 }
             }
-            if stop || op_count >= limits.max_ops || round.len() >= limits.max_commits {
+            if shutdown || ops >= self.limits.max_ops || replies.len() >= self.limits.max_commits
+            {
                 break;
             }
             next = rx.try_recv().ok();
         }
-        if !round.is_empty() && !commit_round(db, log, round, limits.sync) {
-            // After a failed fsync the page cache may no longer match the disk; keep nothing
-            // more in doubt: stop writing, so that readiness fails and callers get 503.
-            stop = true;
-        }
+        (batch, replies, ops, shutdown)
     }
-    // Answer anything that raced the shutdown rather than leaving it waiting.
-    while let Ok(job) = rx.try_recv() {
-        if let Job::Write { reply, .. } = job {
-            let _ = reply.send(Err(StoreError::Closed));
+
+    /// Applies one round and passes it on; returns whether the writer may go on.
+    fn apply(&self, round: u64, batch: sled::Batch, replies: Replies, ops: usize) -> bool {
+        let started = Instant::now();
+        metrics::histogram!("ucrm_commit_batch_events").record(replies.len() as f64);
+        metrics::histogram!("ucrm_commit_batch_ops").record(ops as f64);
+
+        self.durability.begin(round);
+        if let Err(e) = self.db.apply_batch(batch) {
+            let e = StoreError::from(e);
+            log::error!(error:display = e, events = replies.len(); "group commit failed");
+            self.durability.failed();
+            answer(replies, &Err(e));
+            return false;
         }
+        record_phase("apply", started);
+
+        let Some(to_syncer) = &self.to_syncer else {
+            self.durability.made_durable(round);
+            record_duration(started);
+            answer(replies, &Ok(()));
+            return true;
+        };
+        let applied = Applied {
+            round,
+            replies,
+            started,
+        };
+        if let Err(mpsc::SendError(applied)) = to_syncer.send(applied) {
+            // The syncer stopped after a failed sync; nothing applied since is known durable.
+            answer(applied.replies, &Err(StoreError::Closed));
+            return false;
+        }
+        true
     }
+}
+
+/// The second stage: makes applied rounds durable and answers their callers.
+struct Syncer {
+    db: sled::Db,
+    log: File,
+    running: Arc<AtomicBool>,
+    durability: Arc<Durability>,
+}
+
+impl Syncer {
+    fn run(self, applied: &Receiver<Applied>) {
+        while let Ok(first) = applied.recv() {
+            let mut rounds = vec![first];
+            rounds.extend(applied.try_iter());
+            if !self.sync(rounds) {
+                break;
+            }
+        }
+        // After a failure, refuse whatever the applier still hands over.
+        for round in applied.iter() {
+            answer(round.replies, &Err(StoreError::Closed));
+        }
+        final_flush(&self.db);
+        let _ = self.log.sync_all();
+    }
+
+    /// Makes `rounds` durable and answers them; returns whether it succeeded.
+    fn sync(&self, rounds: Vec<Applied>) -> bool {
+        let started = Instant::now();
+        let result = self
+            .db
+            .flush()
+            .map_err(StoreError::from)
+            .and_then(|_| {
+                let flushed = record_phase("flush", started);
+                self.log.sync_all()?;
+                record_phase("fsync", flushed);
+                Ok(())
+            });
+        match &result {
+            Ok(()) => {
+                let last = rounds.iter().map(|r| r.round).max().unwrap_or(0);
+                self.durability.made_durable(last);
+            }
+            Err(e) => {
+                let events: usize = rounds.iter().map(|r| r.replies.len()).sum();
+                log::error!(error:display = e, events; "group commit failed");
+                // After a failed fsync the page cache may no longer match the disk; keep
+                // nothing more in doubt.
+                self.running.store(false, Ordering::SeqCst);
+                self.durability.failed();
+            }
+        }
+        for round in rounds {
+            record_duration(round.started);
+            answer(round.replies, &result);
+        }
+        result.is_ok()
+    }
+}
+
+fn final_flush(db: &sled::Db) {
     if let Err(e) = db.flush() {
         log::error!(error:display = e; "final flush of the store failed");
     }
-    let _ = log.sync_all();
 }
 
-type Round = Vec<(Vec<Op>, oneshot::Sender<Result<(), StoreError>>)>;
+fn record_phase(name: &'static str, since: Instant) -> Instant {
+    metrics::histogram!("ucrm_commit_phase_seconds", "phase" => name)
+        .record(since.elapsed().as_secs_f64());
+    Instant::now()
+}
 
-/// Applies one round durably and answers its callers; returns whether it succeeded.
-fn commit_round(db: &sled::Db, log: &File, round: Round, sync: bool) -> bool {
-    let started = Instant::now();
-    let mut batch = sled::Batch::default();
-    let mut ops = 0usize;
-    for (changes, _) in &round {
-        for op in changes {
-            ops += 1;
-            match op {
-                Op::Put(k, v) => batch.insert(k.as_slice(), v.as_slice()),
-                Op::Delete(k) => batch.remove(k.as_slice()),
-            }
+fn record_duration(started: Instant) {
+    metrics::histogram!("ucrm_commit_duration_seconds").record(started.elapsed().as_secs_f64());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Store, StoreOptions, WriteSet};
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn settled_waits_for_the_round_that_was_applied_when_asked() {
+        let durability = Arc::new(Durability::default());
+        block_on(async {
+            durability.settled().await.expect("nothing pending");
+
+            durability.begin(1);
+            let waiting = {
+                let d = durability.clone();
+                tokio::spawn(async move { d.settled().await })
+            };
+            tokio::task::yield_now().await;
+            assert!(!waiting.is_finished(), "round 1 is not durable yet");
+
+            // A later round starting does not move the target of an earlier reader.
+            durability.begin(2);
+            durability.made_durable(1);
+            waiting.await.expect("join").expect("round 1 durable");
+        });
+    }
+
+    #[test]
+    fn settled_fails_once_the_writer_has_failed() {
+        let durability = Durability::default();
+        durability.begin(1);
+        durability.failed();
+        assert!(matches!(
+            block_on(durability.settled()),
+            Err(StoreError::Closed)
+        ));
+    }
+
+    #[test]
+    fn concurrent_commits_are_all_durable_and_readable_after_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = StoreOptions::at(dir.path());
+        let store = Store::open(&options).expect("open");
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for i in 0..200 {
+                        let mut w = WriteSet::new();
+                        let key = format!("test/{t}/{i:04}").into_bytes();
+                        w.push(Op::Put(key, vec![t as u8]));
+                        store.commit_blocking(w).expect("commit");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("writer thread");
+        }
+        block_on(store.settled()).expect("settled");
+        store.close();
+        drop(store);
+
+        let store = Store::open(&options).expect("reopen");
+        for t in 0..8u8 {
+            let rows = store
+                .scan_raw(format!("test/{t}/").as_bytes(), None, 1000)
+                .expect("scan");
+            assert_eq!(rows.len(), 200, "writer {t}");
+            assert!(rows.iter().all(|(_, v)| v == &[t]));
         }
     }
 
-    let result = db
-        .apply_batch(batch)
-        .map_err(StoreError::from)
-        .and_then(|()| {
-            if sync {
-                db.flush()?;
-                log.sync_all()?;
-            }
-            Ok(())
-        });
-    if let Err(e) = &result {
-        log::error!(error:display = e, events = round.len(); "group commit failed");
+    #[test]
+    fn a_closed_writer_refuses_new_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&StoreOptions::at(dir.path())).expect("open");
+        store.close();
+        assert!(!store.is_open());
+        let mut w = WriteSet::new();
+        w.push(Op::Put(b"test/x".to_vec(), Vec::new()));
+        assert!(matches!(store.commit_blocking(w), Err(StoreError::Closed)));
     }
-
-    metrics::histogram!("ucrm_commit_batch_events").record(round.len() as f64);
-    metrics::histogram!("ucrm_commit_batch_ops").record(ops as f64);
-    metrics::histogram!("ucrm_commit_duration_seconds").record(started.elapsed().as_secs_f64());
-    let ok = result.is_ok();
-    for (_, reply) in round {
-        let _ = reply.send(result.clone());
-    }
-    ok
 }

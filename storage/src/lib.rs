@@ -23,6 +23,7 @@ pub mod records;
 pub mod store;
 
 pub use backend::{Backend, SledBackend, StoreOptions};
+pub use committer::Durability;
 pub use error::StoreError;
 pub use records::*;
 pub use store::{Page, Store, WriteSet};

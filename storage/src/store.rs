@@ -143,11 +143,38 @@ impl Store {
 
     /// Makes `writes` durable as one atomic change.
     pub async fn commit(&self, writes: WriteSet) -> Result<(), StoreError> {
-        if writes.is_empty() {
-            return Ok(());
-        }
-        let ticket = self.backend.submit(writes.ops)?;
-        ticket.await.map_err(|_| StoreError::Closed)?
+        self.submit(writes)?.await
+    }
+
+    /// Queues `writes` on the writer now (an error if the writer is busy or closed) and returns
+    /// a future that resolves once they are durable. Anything queued afterwards is applied after
+    /// them, since the writer takes its queue in order, so a caller may queue a later change
+    /// before this one is durable.
+    pub fn submit(
+        &self,
+        writes: WriteSet,
+    ) -> Result<impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static, StoreError>
+    {
+        let ticket = if writes.is_empty() {
+            None
+        } else {
+            Some(self.backend.submit(writes.ops)?)
+        };
+        Ok(async move {
+            match ticket {
+                None => Ok(()),
+                Some(ticket) => ticket.await.map_err(|_| StoreError::Closed)?,
+            }
+        })
+    }
+
+    /// Resolves once every change readable now is durable.
+    ///
+    /// A change can be read a moment before its group commit is durable. Code that is about to
+    /// acknowledge something because it read it (a replayed event's ledger entry) awaits this
+    /// first; it is immediate unless a commit is under way.
+    pub async fn settled(&self) -> Result<(), StoreError> {
+        self.backend.durability().settled().await
     }
 
     /// Like [`Store::commit`], for code outside an async runtime.

@@ -15,8 +15,6 @@ pub const GRANT_BY_ADAPTER: &[u8] = b"ga/";
 pub const OPEN_GRANT: &[u8] = b"o/";
 /// Prefix of the idempotency ledger: `l/<slug>/<event_id>`.
 pub const LEDGER: &[u8] = b"l/";
-/// Prefix of the ledger's time index, used by the pruner: `lt/<ms:be8><slug>/<event_id>`.
-pub const LEDGER_BY_TIME: &[u8] = b"lt/";
 /// Prefix of players: `p/<player_id>`.
 pub const PLAYER: &[u8] = b"p/";
 /// Prefix of the player lookup by tenant and external id: `pe/<tenant>/<external_id>`.
@@ -75,24 +73,6 @@ pub fn open_grant_prefix(slug: &str) -> Vec<u8> {
 /// Key of one ledger entry.
 pub fn ledger(slug: &str, event_id: &str) -> Vec<u8> {
     join(LEDGER, &[slug.as_bytes(), event_id.as_bytes()])
-}
-
-/// Key of a ledger entry in the time index.
-pub fn ledger_by_time(at_ms: i64, slug: &str, event_id: &str) -> Vec<u8> {
-    let mut key = LEDGER_BY_TIME.to_vec();
-    key.extend_from_slice(&(at_ms.max(0) as u64).to_be_bytes());
-    key.extend_from_slice(&join(b"", &[slug.as_bytes(), event_id.as_bytes()]));
-    key
-}
-
-/// Splits a time-index key back into its time, slug and event id.
-pub fn parse_ledger_by_time(key: &[u8]) -> Option<(i64, String, String)> {
-    let rest = key.strip_prefix(LEDGER_BY_TIME)?;
-    let (ms, tail) = rest.split_at_checked(8)?;
-    let ms = u64::from_be_bytes(ms.try_into().ok()?) as i64;
-    let tail = std::str::from_utf8(tail).ok()?;
-    let (slug, event_id) = tail.split_once('/')?;
-    Some((ms, slug.to_owned(), event_id.to_owned()))
 }
 
 /// Key of one player.
@@ -263,14 +243,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn time_index_sorts_by_time_and_round_trips(
-            a in 0i64..i64::MAX, b in 0i64..i64::MAX,
-            slug in "[a-z0-9-]{1,20}", event in ".{0,40}",
+        fn keys_of_one_adapter_never_fall_under_another(
+            a in "[a-z0-9-]{1,20}", b in "[a-z0-9-]{1,20}", id in ".{0,40}",
         ) {
-            let ka = ledger_by_time(a, &slug, &event);
-            let kb = ledger_by_time(b, &slug, &event);
-            prop_assert_eq!(a.cmp(&b), ka.cmp(&kb));
-            prop_assert_eq!(parse_ledger_by_time(&ka), Some((a, slug, event)));
+            prop_assume!(a != b);
+            prop_assert!(!open_grant(&b, &id).starts_with(&open_grant_prefix(&a)));
+            prop_assert!(!grant_by_adapter(&b, &id).starts_with(&grant_by_adapter_prefix(&a)));
+            prop_assert!(open_grant(&a, &id).starts_with(&open_grant_prefix(&a)));
+            prop_assert_ne!(ledger(&a, &id), ledger(&b, &id));
         }
     }
 }

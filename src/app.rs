@@ -102,6 +102,8 @@ pub fn start(
     store_options.cache_capacity_bytes = config.storage.cache_capacity_mb * 1024 * 1024;
     store_options.commit_queue_capacity = config.storage.commit_queue_capacity;
     store_options.max_batch_commits = config.storage.group_commit_max_events;
+    store_options.group_commit_linger =
+        Duration::from_micros(config.storage.group_commit_linger_us);
     store_options.sync = config.storage.fsync;
     if !config.storage.fsync {
         log::warn!(

@@ -40,6 +40,20 @@ fn check_config_accepts_the_repository_config_and_names_a_bad_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tenants[0].kyc_model"));
 
+    let text = std::fs::read_to_string("config.toml").unwrap().replace(
+        "group_commit_linger_us = 1000",
+        "group_commit_linger_us = 250000",
+    );
+    std::fs::write(&bad, text).unwrap();
+    let out = bin()
+        .arg("check-config")
+        .arg("--config")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("storage.group_commit_linger_us"));
+
     let out = bin()
         .args(["check-config", "--config", "config.toml"])
         .env("UCRM_ADAPTER_DEMO_CASINO_WEBHOOK_SECRET", "from-env")

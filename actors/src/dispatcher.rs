@@ -217,11 +217,15 @@ impl Dispatcher {
             };
             (delivering, started, outcome)
         };
-        ctx.spawn(attempt.into_actor(self).map(move |(delivering, started, outcome), act, ctx| {
-            act.finish_slot(&call.id, &host);
-            act.release_host_slot(&host, ctx);
-            act.record_attempt(delivering, number, started, outcome, ctx);
-        }));
+        ctx.spawn(
+            attempt
+                .into_actor(self)
+                .map(move |(delivering, started, outcome), act, ctx| {
+                    act.finish_slot(&call.id, &host);
+                    act.release_host_slot(&host, ctx);
+                    act.record_attempt(delivering, number, started, outcome, ctx);
+                }),
+        );
     }
 
     /// Forgets an attempt of `id` to `host` that is over (or never went out).

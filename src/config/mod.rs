@@ -10,6 +10,11 @@ use serde::Deserialize;
 use ucrm_actors::kyc::KycModel;
 use ucrm_actors::Secret;
 
+/// Default of `storage.group_commit_linger_us`.
+pub const DEFAULT_LINGER_US: u64 = 1000;
+/// Largest accepted `storage.group_commit_linger_us`.
+pub const MAX_LINGER_US: u64 = 100_000;
+
 /// A configuration problem, naming the key.
 #[derive(Debug, thiserror::Error)]
 #[error("{key}: {message}")]
@@ -188,6 +193,9 @@ pub struct StorageConfig {
     /// The most events one group commit makes durable with one fsync; 1 means one fsync
     /// per event (only for comparison in benchmarks).
     pub group_commit_max_events: usize,
+    /// Under load, how long a group commit may wait for more events before it starts, in
+    /// microseconds; 0 never waits. A lone event never waits.
+    pub group_commit_linger_us: u64,
     /// Whether commits are made durable. Turning it off loses acknowledged events on a crash;
     /// it exists only to measure the ceiling of a write without the durability step.
     pub fsync: bool,
@@ -202,6 +210,7 @@ impl Default for StorageConfig {
             ledger_retention_days: 30,
             prune_interval_secs: 3600,
             group_commit_max_events: 4096,
+            group_commit_linger_us: DEFAULT_LINGER_US,
             fsync: true,
         }
     }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use ucrm_actors::kyc::KycModel;
 use ucrm_actors::Secret;
 
-use super::{adapter_secret_var, bad, Config, ConfigError};
+use super::{adapter_secret_var, bad, Config, ConfigError, MAX_LINGER_US};
 
 impl Config {
     /// Checks every key; the first problem is returned, naming its key.
@@ -35,6 +35,12 @@ impl Config {
         }
         if self.storage.group_commit_max_events == 0 {
             return Err(bad("storage.group_commit_max_events", "must be at least 1"));
+        }
+        if self.storage.group_commit_linger_us > MAX_LINGER_US {
+            return Err(bad(
+                "storage.group_commit_linger_us",
+                "must be at most 100000 (a tenth of a second)",
+            ));
         }
         if self.storage.ledger_retention_days == 0 {
             return Err(bad("storage.ledger_retention_days", "must be at least 1"));

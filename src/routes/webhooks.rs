@@ -143,8 +143,7 @@ async fn kyc_events(
         // Tenants that refuse platform KYC are answered 403 by their supervisor, replay or not.
         if tenant.kyc_model.accepts_platform_events() {
             let replay =
-                ledger_replay(&state.store, &slug, &event.event_id, LedgerSubject::Player)
-                    .await?;
+                ledger_replay(&state.store, &slug, &event.event_id, LedgerSubject::Player).await?;
             if let Some(replay) = replay {
                 return Ok(replay);
             }

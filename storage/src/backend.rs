@@ -66,6 +66,9 @@ pub struct StoreOptions {
     pub max_batch_ops: usize,
     /// The most commits one group commit takes from the queue; 1 means one fsync per commit.
     pub max_batch_commits: usize,
+    /// How long a round may wait for more commits once the previous round held more than one,
+    /// that is, under load. Zero never waits. A lone commit never waits.
+    pub group_commit_linger: std::time::Duration,
     /// Whether a commit waits for `flush` and `fsync`. Only benchmarks turn this off, to
     /// measure the ceiling of a write without the durability step.
     pub sync: bool,
@@ -80,6 +83,7 @@ impl StoreOptions {
             commit_queue_capacity: 8192,
             max_batch_ops: 4096,
             max_batch_commits: 4096,
+            group_commit_linger: std::time::Duration::ZERO,
             sync: true,
         }
     }

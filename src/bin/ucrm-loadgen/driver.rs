@@ -12,8 +12,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
-use http_body_util::{BodyExt, Full};
 use anyhow::Context as _;
+use http_body_util::{BodyExt, Full};
 use ucrm_actors::signing::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use ucrm_actors::Secret;
 
@@ -175,9 +175,7 @@ fn drive_thread<W: Worker>(
         budget: limits.requests,
         claimed,
     };
-    let tasks = group
-        .into_iter()
-        .map(|w| run_worker(w, credentials, &stop));
+    let tasks = group.into_iter().map(|w| run_worker(w, credentials, &stop));
     let done = runtime.block_on(futures_util::future::join_all(tasks));
 
     let mut stats = Stats::default();

@@ -106,6 +106,10 @@ struct Args {
     /// Spawned server: `[storage] group_commit_max_events = 1` (one fsync per event).
     #[arg(long, conflicts_with = "url")]
     one_fsync_per_event: bool,
+    /// Spawned server: `[storage] group_commit_linger_us` (how long a commit round may wait
+    /// for more events under load).
+    #[arg(long, conflicts_with = "url")]
+    linger_us: Option<u64>,
     /// Spawned server: its `RUST_LOG`.
     #[arg(long, default_value = "info")]
     server_log: String,
@@ -253,6 +257,7 @@ fn open_target(args: &Args, platform_url: Option<String>) -> anyhow::Result<Targ
         None => Target::spawn(&SpawnOptions {
             fsync: !args.fsync_off,
             group_commit_max_events: args.one_fsync_per_event.then_some(1),
+            group_commit_linger_us: args.linger_us,
             platform_base_url: platform_url,
             rust_log: args.server_log.clone(),
         }),

@@ -179,6 +179,9 @@ impl Report {
                 .group_commit_max_events
                 .map_or("default".to_owned(), |n| n.to_string());
             let _ = write!(server, ", group_commit_max_events {limit}");
+            if let Some(us) = self.server.group_commit_linger_us {
+                let _ = write!(server, ", group_commit_linger_us {us}");
+            }
         }
         if let (Some(rss), Some(peak)) = (self.server_rss_mib, self.server_peak_rss_mib) {
             let _ = write!(server, ", rss {rss:.0} MiB (peak {peak:.0} MiB)");

@@ -39,6 +39,8 @@ pub struct SpawnOptions {
     pub fsync: bool,
     /// `[storage] group_commit_max_events`, when not the server's default.
     pub group_commit_max_events: Option<usize>,
+    /// `[storage] group_commit_linger_us`, when not the server's default.
+    pub group_commit_linger_us: Option<u64>,
     /// The adapter's `platform_base_url` (the fake platform of the reconcile mode).
     pub platform_base_url: Option<String>,
     /// `RUST_LOG` of the server.
@@ -56,6 +58,8 @@ pub struct ServerInfo {
     pub fsync: Option<bool>,
     /// The group-commit size limit (spawned servers only; `null` is the server default).
     pub group_commit_max_events: Option<usize>,
+    /// The group-commit linger in microseconds (spawned servers only; `null` is the default).
+    pub group_commit_linger_us: Option<u64>,
 }
 
 /// The server under load and how to talk to it.
@@ -90,6 +94,7 @@ impl Target {
                 url: url.clone(),
                 fsync: None,
                 group_commit_max_events: None,
+                group_commit_linger_us: None,
             },
             url,
             credentials: Credentials {
@@ -118,6 +123,7 @@ impl Target {
                 url: server.url.clone(),
                 fsync: Some(options.fsync),
                 group_commit_max_events: options.group_commit_max_events,
+                group_commit_linger_us: options.group_commit_linger_us,
             },
             server: Some(server),
         })
@@ -247,10 +253,13 @@ fn read_log(
 
 /// The config of a spawned server.
 fn config_text(store: &std::path::Path, options: &SpawnOptions) -> String {
-    let group_commit = options
+    let mut group_commit = options
         .group_commit_max_events
         .map(|n| format!("group_commit_max_events = {n}\n"))
         .unwrap_or_default();
+    if let Some(us) = options.group_commit_linger_us {
+        group_commit.push_str(&format!("group_commit_linger_us = {us}\n"));
+    }
     let platform = options
         .platform_base_url
         .as_ref()

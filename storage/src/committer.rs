@@ -283,7 +283,8 @@ impl Applier {
     /// Takes `first` and whatever else is waiting, up to the limits, as one batch.
     ///
     /// Under load (the previous round held more than one commit) it also waits up to the
-    /// linger for commits still on their way. Every round costs a fixed amount of CPU besides
+    /// linger for commits still on their way, as long as they keep coming: a quarter of the
+    /// linger without one ends the wait. Every round costs a fixed amount of CPU besides
     /// its events (sled's log write, flush and fsync, thread wake-ups), and on two cores the
     /// CPU, not the disk, is what bounds the rate; fewer, larger rounds leave more of it to
     /// requests. A lone commit is never held back.
@@ -295,6 +296,9 @@ impl Applier {
     ) -> (sled::Batch, Replies, usize, bool) {
         let linger_until = (under_load && !self.limits.linger.is_zero())
             .then(|| Instant::now() + self.limits.linger);
+        // Lingering stops early once commits stop coming: a few callers in a closed loop (the
+        // reconciler's eight workers) would otherwise pay the whole linger on every round.
+        let quiet = self.limits.linger / 4;
         let mut batch = sled::Batch::default();
         let mut replies = Vec::new();
         let mut ops = 0usize;
@@ -324,7 +328,7 @@ impl Applier {
                 Ok(job) => Some(job),
                 Err(_) => linger_until.and_then(|until| {
                     let left = until.saturating_duration_since(Instant::now());
-                    rx.recv_timeout(left).ok()
+                    rx.recv_timeout(left.min(quiet)).ok()
                 }),
             };
         }
@@ -524,6 +528,22 @@ mod tests {
             "the commit sent 20 ms later joined the round"
         );
         drop(late.join());
+    }
+
+    #[test]
+    fn lingering_ends_once_commits_stop_coming() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sled::open(dir.path()).expect("sled");
+        let applier = applier(db, Duration::from_secs(4));
+        let (_tx, rx) = mpsc::sync_channel::<Job>(16);
+        let (first, _a) = write_job("a");
+        let started = Instant::now();
+        let (_, replies, _, _) = applier.gather(first, &rx, true);
+        let waited = started.elapsed();
+        assert_eq!(replies.len(), 1);
+        // A quarter of the linger without a commit ends the wait, long before the linger.
+        assert!(waited >= Duration::from_millis(900), "waited {waited:?}");
+        assert!(waited < Duration::from_secs(3), "waited {waited:?}");
     }
 
     #[test]

@@ -25,34 +25,28 @@ fn check_config_accepts_the_repository_config_and_names_a_bad_key() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
 
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad.toml");
-    let text = std::fs::read_to_string("config.toml")
-        .unwrap()
-        .replace("platform_owns", "whoever");
-    std::fs::write(&bad, text).unwrap();
-    let out = bin()
-        .arg("check-config")
-        .arg("--config")
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("tenants[0].kyc_model"));
-
-    let text = std::fs::read_to_string("config.toml").unwrap().replace(
-        "group_commit_linger_us = 1000",
-        "group_commit_linger_us = 250000",
-    );
-    std::fs::write(&bad, text).unwrap();
-    let out = bin()
-        .arg("check-config")
-        .arg("--config")
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("storage.group_commit_linger_us"));
+    for (from, to, key) in [
+        ("platform_owns", "whoever", "tenants[0].kyc_model"),
+        (
+            "group_commit_linger_us = 1000",
+            "group_commit_linger_us = 250000",
+            "storage.group_commit_linger_us",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.toml");
+        let text = std::fs::read_to_string("config.toml").unwrap();
+        assert!(text.contains(from), "config.toml has {from}");
+        std::fs::write(&bad, text.replace(from, to)).unwrap();
+        let out = bin()
+            .arg("check-config")
+            .arg("--config")
+            .arg(&bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{key}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(key), "{key}");
+    }
 
     let out = bin()
         .args(["check-config", "--config", "config.toml"])

@@ -494,8 +494,11 @@ mod tests {
         (Job::Write { ops, reply }, rx)
     }
 
-    fn applier(db: sled::Db, linger: Duration) -> Applier {
-        Applier {
+    /// An applier over a fresh database, which lives as long as the returned directory.
+    fn applier(linger: Duration) -> (tempfile::TempDir, Applier) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sled::open(dir.path()).expect("sled");
+        let applier = Applier {
             db,
             limits: RoundLimits {
                 max_ops: 4096,
@@ -505,14 +508,23 @@ mod tests {
             running: Arc::new(AtomicBool::new(true)),
             durability: Arc::new(Durability::default()),
             to_syncer: None,
-        }
+        };
+        (dir, applier)
+    }
+
+    /// Gathers a round from one commit with nothing else coming: its size and how long it took.
+    fn gather_alone(linger: Duration, under_load: bool) -> (usize, Duration) {
+        let (_dir, applier) = applier(linger);
+        let (_tx, rx) = mpsc::sync_channel::<Job>(16);
+        let (first, _reply) = write_job("a");
+        let started = Instant::now();
+        let (_, replies, _, _) = applier.gather(first, &rx, under_load);
+        (replies.len(), started.elapsed())
     }
 
     #[test]
     fn under_load_a_round_lingers_for_commits_on_their_way() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path()).expect("sled");
-        let applier = applier(db, Duration::from_millis(500));
+        let (_dir, applier) = applier(Duration::from_millis(500));
         let (tx, rx) = mpsc::sync_channel(16);
         let (first, _a) = write_job("a");
         let late = std::thread::spawn(move || {
@@ -532,15 +544,8 @@ mod tests {
 
     #[test]
     fn lingering_ends_once_commits_stop_coming() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path()).expect("sled");
-        let applier = applier(db, Duration::from_secs(4));
-        let (_tx, rx) = mpsc::sync_channel::<Job>(16);
-        let (first, _a) = write_job("a");
-        let started = Instant::now();
-        let (_, replies, _, _) = applier.gather(first, &rx, true);
-        let waited = started.elapsed();
-        assert_eq!(replies.len(), 1);
+        let (events, waited) = gather_alone(Duration::from_secs(4), true);
+        assert_eq!(events, 1);
         // A quarter of the linger without a commit ends the wait, long before the linger.
         assert!(waited >= Duration::from_millis(900), "waited {waited:?}");
         assert!(waited < Duration::from_secs(3), "waited {waited:?}");
@@ -548,18 +553,9 @@ mod tests {
 
     #[test]
     fn a_round_after_a_lone_commit_does_not_wait() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path()).expect("sled");
-        let applier = applier(db, Duration::from_secs(5));
-        let (_tx, rx) = mpsc::sync_channel::<Job>(16);
-        let (first, _a) = write_job("a");
-        let started = Instant::now();
-        let (_, replies, _, _) = applier.gather(first, &rx, false);
-        assert_eq!(replies.len(), 1);
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "no linger without load"
-        );
+        let (events, waited) = gather_alone(Duration::from_secs(5), false);
+        assert_eq!(events, 1);
+        assert!(waited < Duration::from_secs(1), "no linger without load");
     }
 
     #[test]

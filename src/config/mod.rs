@@ -194,7 +194,7 @@ pub struct StorageConfig {
     /// per event (only for comparison in benchmarks).
     pub group_commit_max_events: usize,
     /// Under load, how long a group commit may wait for more events before it starts, in
-    /// microseconds; 0 never waits. A lone event never waits.
+    /// microseconds; 0 never waits. After a round of one event nothing waits.
     pub group_commit_linger_us: u64,
     /// Whether commits are made durable. Turning it off loses acknowledged events on a crash;
     /// it exists only to measure the ceiling of a write without the durability step.

@@ -67,7 +67,8 @@ pub struct StoreOptions {
     /// The most commits one group commit takes from the queue; 1 means one fsync per commit.
     pub max_batch_commits: usize,
     /// How long a round may wait for more commits once the previous round held more than one,
-    /// that is, under load. Zero never waits. A lone commit never waits.
+    /// that is, under load; the wait ends early after a quarter of it without a new commit.
+    /// Zero never waits. After a round of one commit nothing waits.
     pub group_commit_linger: std::time::Duration,
     /// Whether a commit waits for `flush` and `fsync`. Only benchmarks turn this off, to
     /// measure the ceiling of a write without the durability step.
@@ -109,7 +110,8 @@ impl SledBackend {
         // device cache; the writer follows every flush with fsync of the log file itself.
         let log = open_log_file(&options.path)?;
         sync_dir(&options.path)?;
-        let committer = committer::start(db.clone(), log, options)?;
+        let blobs = options.path.join("blobs");
+        let committer = committer::start(db.clone(), log, blobs, options)?;
         Ok(Arc::new(SledBackend { db, committer }))
     }
 }

@@ -3,10 +3,11 @@
 //! Callers queue their changes on a bounded channel. Two threads share the work as a two-stage
 //! pipeline:
 //!
-//! - the applier takes everything waiting (up to a cap) as one round and applies it as one
-//!   atomic `apply_batch`, in queue order;
-//! - the syncer makes applied rounds durable: sled's `flush`, then `fsync` of the log file, and
-//!   only then answers every caller of those rounds.
+//! - the applier takes everything waiting (up to a cap) as one round, under load lingering
+//!   briefly for more, and applies it as one atomic `apply_batch`, in queue order;
+//! - the syncer makes applied rounds durable: sled's `flush`, `fsync` of any blob file sled
+//!   wrote since the last round, then `fsync` of the log file, and only then answers every
+//!   caller of those rounds.
 //!
 //! While the syncer waits on the disk for round `n`, the applier already applies round `n + 1`,
 //! so the CPU work of a round and the disk wait of the one before it overlap instead of adding
@@ -20,9 +21,17 @@
 //! event) wait until everything it could have seen is durable.
 //!
 //! sled's `flush_async` was measured to stall when many callers flush at once, and its flush
-//! alone does not persist metadata or the device cache; this single writer avoids both.
+//! alone does not persist metadata or the device cache; this single writer avoids both. sled
+//! writes an item too large for a quarter of a log segment (about 128 KiB: a large outbound call
+//! body, or a leaf of large values) to its own file under `blobs/` and never fsyncs it, so the
+//! syncer does.
+//!
+//! If either thread dies, the [`Durability`] is marked failed and the writer stops, so that no
+//! reader waits forever on a round that will never become durable.
 
+use std::collections::HashSet;
 use std::fs::File;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -124,10 +133,12 @@ pub(crate) struct Committer {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// Starts the writer threads for `db`.
+/// Starts the writer threads for `db`, whose log file is `log` and whose blob files are in
+/// `blobs`.
 pub(crate) fn start(
     db: sled::Db,
     log: File,
+    blobs: PathBuf,
     options: &StoreOptions,
 ) -> Result<Committer, StoreError> {
     let (tx, rx) = mpsc::sync_channel(options.commit_queue_capacity.max(1));
@@ -143,16 +154,21 @@ pub(crate) fn start(
     // With `sync` off (benchmarks only) the applier answers each round itself.
     let to_syncer = if options.sync {
         let (to_syncer, applied) = mpsc::sync_channel::<Applied>(0);
-        let syncer = Syncer {
+        let mut syncer = Syncer {
             db: db.clone(),
             log,
+            blobs: BlobSync::new(blobs),
             running: running.clone(),
             durability: durability.clone(),
         };
+        let guard = FailOnPanic::new(&running, &durability);
         threads.push(
             std::thread::Builder::new()
                 .name("ucrm-syncer".into())
-                .spawn(move || syncer.run(&applied))?,
+                .spawn(move || {
+                    let _guard = guard;
+                    syncer.run(&applied);
+                })?,
         );
         Some(to_syncer)
     } else {
@@ -166,10 +182,14 @@ pub(crate) fn start(
         durability: durability.clone(),
         to_syncer,
     };
+    let guard = FailOnPanic::new(&running, &durability);
     threads.push(
         std::thread::Builder::new()
             .name("ucrm-committer".into())
-            .spawn(move || applier.run(&rx))?,
+            .spawn(move || {
+                let _guard = guard;
+                applier.run(&rx);
+            })?,
     );
     Ok(Committer {
         tx,
@@ -211,6 +231,32 @@ impl Committer {
         let _ = self.tx.send(Job::Shutdown);
         for handle in threads {
             let _ = handle.join();
+        }
+    }
+}
+
+/// Marks the writer failed when the thread holding it panics, so that callers and readers
+/// waiting on `settled` get an error instead of waiting forever.
+struct FailOnPanic {
+    running: Arc<AtomicBool>,
+    durability: Arc<Durability>,
+}
+
+impl FailOnPanic {
+    fn new(running: &Arc<AtomicBool>, durability: &Arc<Durability>) -> Self {
+        FailOnPanic {
+            running: running.clone(),
+            durability: durability.clone(),
+        }
+    }
+}
+
+impl Drop for FailOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            log::error!("the group-commit writer stopped on a panic; refusing writes");
+            self.running.store(false, Ordering::SeqCst);
+            self.durability.failed();
         }
     }
 }
@@ -260,6 +306,11 @@ impl Applier {
             if replies.is_empty() {
                 continue;
             }
+            if !self.running.load(Ordering::SeqCst) {
+                // The syncer failed while this round was gathered: write nothing more.
+                answer(replies, &Err(StoreError::Closed));
+                break;
+            }
             round += 1;
             if !self.apply(round, batch, replies, ops) {
                 // The store can no longer be trusted to match what callers were told: stop
@@ -287,7 +338,7 @@ impl Applier {
     /// linger without one ends the wait. Every round costs a fixed amount of CPU besides
     /// its events (sled's log write, flush and fsync, thread wake-ups), and on two cores the
     /// CPU, not the disk, is what bounds the rate; fewer, larger rounds leave more of it to
-    /// requests. A lone commit is never held back.
+    /// requests. After a round of one commit, that is, outside load, nothing is held back.
     fn gather(
         &self,
         first: Job,
@@ -363,7 +414,8 @@ impl Applier {
             started,
         };
         if let Err(mpsc::SendError(applied)) = to_syncer.send(applied) {
-            // The syncer stopped after a failed sync; nothing applied since is known durable.
+            // The syncer is gone; nothing applied since is known durable.
+            self.durability.failed();
             answer(applied.replies, &Err(StoreError::Closed));
             return false;
         }
@@ -375,12 +427,13 @@ impl Applier {
 struct Syncer {
     db: sled::Db,
     log: File,
+    blobs: BlobSync,
     running: Arc<AtomicBool>,
     durability: Arc<Durability>,
 }
 
 impl Syncer {
-    fn run(self, applied: &Receiver<Applied>) {
+    fn run(&mut self, applied: &Receiver<Applied>) {
         while let Ok(first) = applied.recv() {
             let mut rounds = vec![first];
             rounds.extend(applied.try_iter());
@@ -397,10 +450,14 @@ impl Syncer {
     }
 
     /// Makes `rounds` durable and answers them; returns whether it succeeded.
-    fn sync(&self, rounds: Vec<Applied>) -> bool {
+    fn sync(&mut self, rounds: Vec<Applied>) -> bool {
         let started = Instant::now();
         let result = self.db.flush().map_err(StoreError::from).and_then(|_| {
             let flushed = record_phase("flush", started);
+            let blobs = self.blobs.sync_new()?;
+            if blobs > 0 {
+                metrics::counter!("ucrm_commit_blobs_synced_total").increment(blobs as u64);
+            }
             self.log.sync_all()?;
             record_phase("fsync", flushed);
             Ok(())
@@ -424,6 +481,55 @@ impl Syncer {
             answer(round.replies, &result);
         }
         result.is_ok()
+    }
+}
+
+/// The blob files of sled's store directory that the syncer has already made durable.
+///
+/// sled names each blob after the log sequence number of its item and removes it once the item
+/// is rewritten; a round with no new blob costs one read of a (usually empty) directory.
+struct BlobSync {
+    dir: PathBuf,
+    synced: HashSet<std::ffi::OsString>,
+}
+
+impl BlobSync {
+    fn new(dir: PathBuf) -> Self {
+        BlobSync {
+            dir,
+            synced: HashSet::new(),
+        }
+    }
+
+    /// Fsyncs every blob file not synced before, then the directory that names them; answers
+    /// how many there were.
+    fn sync_new(&mut self) -> std::io::Result<usize> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut present = HashSet::new();
+        let mut synced = 0;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !self.synced.contains(&name) {
+                match File::open(entry.path()) {
+                    Ok(file) => file.sync_all()?,
+                    // Removed by sled between the listing and the open: nothing to keep.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
+                synced += 1;
+            }
+            present.insert(name);
+        }
+        if synced > 0 {
+            File::open(&self.dir)?.sync_all()?;
+        }
+        self.synced = present;
+        Ok(synced)
     }
 }
 
@@ -556,6 +662,69 @@ mod tests {
         let (events, waited) = gather_alone(Duration::from_secs(5), false);
         assert_eq!(events, 1);
         assert!(waited < Duration::from_secs(1), "no linger without load");
+    }
+
+    #[test]
+    fn a_writer_thread_that_panics_fails_the_store_instead_of_leaving_readers_waiting() {
+        let running = Arc::new(AtomicBool::new(true));
+        let durability = Arc::new(Durability::default());
+        durability.begin(1);
+        let guard = FailOnPanic::new(&running, &durability);
+        let thread = std::thread::spawn(move || {
+            let _guard = guard;
+            panic!("a bug in the writer");
+        });
+        assert!(thread.join().is_err());
+        assert!(!running.load(Ordering::SeqCst));
+        assert!(matches!(
+            block_on(durability.settled()),
+            Err(StoreError::Closed)
+        ));
+
+        // A thread that ends normally leaves the store as it was.
+        let durability = Arc::new(Durability::default());
+        let guard = FailOnPanic::new(&running, &durability);
+        std::thread::spawn(move || drop(guard))
+            .join()
+            .expect("join");
+        block_on(durability.settled()).expect("nothing failed");
+    }
+
+    #[test]
+    fn blob_sync_fsyncs_each_new_blob_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut blobs = BlobSync::new(dir.path().join("blobs"));
+        assert_eq!(blobs.sync_new().expect("no directory yet"), 0);
+        std::fs::create_dir(dir.path().join("blobs")).expect("mkdir");
+        for name in ["17", "42"] {
+            std::fs::write(dir.path().join("blobs").join(name), b"x").expect("write");
+        }
+        assert_eq!(blobs.sync_new().expect("sync"), 2);
+        assert_eq!(blobs.sync_new().expect("sync"), 0, "nothing new");
+        std::fs::remove_file(dir.path().join("blobs/17")).expect("rm");
+        std::fs::write(dir.path().join("blobs/99"), b"y").expect("write");
+        assert_eq!(blobs.sync_new().expect("sync"), 1, "only the new one");
+    }
+
+    #[test]
+    fn a_value_sled_keeps_as_a_blob_is_committed_and_survives_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = StoreOptions::at(dir.path());
+        let store = Store::open(&options).expect("open");
+        let big = vec![7u8; 300 * 1024];
+        let mut w = WriteSet::new();
+        w.push(Op::Put(b"test/big".to_vec(), big.clone()));
+        store.commit_blocking(w).expect("commit");
+        let blobs = std::fs::read_dir(dir.path().join("blobs"))
+            .expect("blobs dir")
+            .count();
+        assert!(blobs > 0, "sled wrote the 300 KiB value to its own file");
+        store.close();
+        drop(store);
+
+        let store = Store::open(&options).expect("reopen");
+        let rows = store.scan_raw(b"test/", None, 10).expect("scan");
+        assert_eq!(rows, vec![(b"test/big".to_vec(), big)]);
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub const GRANT_BY_ADAPTER: &[u8] = b"ga/";
 pub const OPEN_GRANT: &[u8] = b"o/";
 /// Prefix of the idempotency ledger: `l/<slug>/<event_id>`.
 pub const LEDGER: &[u8] = b"l/";
+/// Prefix of the ledger time index that earlier builds wrote with every event
+/// (`lt/<ms:be8><slug>/<event_id>`, empty values). Nothing reads it; the pruner removes it.
+pub const LEGACY_LEDGER_BY_TIME: &[u8] = b"lt/";
 /// Prefix of players: `p/<player_id>`.
 pub const PLAYER: &[u8] = b"p/";
 /// Prefix of the player lookup by tenant and external id: `pe/<tenant>/<external_id>`.

@@ -1,8 +1,8 @@
 //! [`Store`], the typed API over a [`Backend`], and [`WriteSet`], one atomic change.
 //!
 //! Reads go straight to the backend. Writes are collected in a [`WriteSet`] that also keeps the
-//! secondary indexes (adapter grant index, open-grant index, ledger time index, external player
-//! lookup) in step with the records, and are made durable by [`Store::commit`].
+//! secondary indexes (adapter grant index, open-grant index, external player lookup) in step
+//! with the records, and are made durable by [`Store::commit`].
 
 use std::sync::Arc;
 
@@ -86,7 +86,7 @@ impl WriteSet {
             .push(Op::Put(keys::grant_history(grant_id, seq), encode(entry)));
     }
 
-    /// Records an inbound event in the idempotency ledger and its time index.
+    /// Records an inbound event in the idempotency ledger.
     pub fn record_event(&mut self, adapter_slug: &str, event_id: &str, entry: &LedgerEntry) {
         self.ops
             .push(Op::Put(keys::ledger(adapter_slug, event_id), encode(entry)));
@@ -352,7 +352,14 @@ impl Store {
         };
         let mut writes = WriteSet::new();
         for (key, value) in rows {
-            let entry: LedgerEntry = decode(&key, &value)?;
+            let entry: LedgerEntry = match decode(&key, &value) {
+                Ok(entry) => entry,
+                Err(e) => {
+                    // Kept, so that a newer build can still read it; the sweep goes on.
+                    log::warn!(error:display = e; "ledger entry the pruner cannot read; kept");
+                    continue;
+                }
+            };
             if entry.recorded_at_ms < before_ms {
                 writes.ops.push(Op::Delete(key));
             }
@@ -362,6 +369,21 @@ impl Store {
             self.commit(writes).await?;
         }
         Ok((removed, next))
+    }
+
+    /// Removes up to `max` keys of the ledger time index earlier builds wrote, and answers how
+    /// many; 0 once none is left.
+    pub async fn remove_legacy_ledger_time_index(&self, max: usize) -> Result<usize, StoreError> {
+        let rows = self.backend.scan(keys::LEGACY_LEDGER_BY_TIME, None, max)?;
+        let mut writes = WriteSet::new();
+        writes
+            .ops
+            .extend(rows.into_iter().map(|(key, _)| Op::Delete(key)));
+        let removed = writes.ops.len();
+        if removed > 0 {
+            self.commit(writes).await?;
+        }
+        Ok(removed)
     }
 }
 
@@ -472,6 +494,59 @@ mod tests {
         assert!(store.ledger("demo", "old1").unwrap().is_none());
         assert!(store.ledger("demo", "old2").unwrap().is_none());
         assert!(store.ledger("demo", "new").unwrap().is_some());
+    }
+
+    #[test]
+    fn the_sweep_keeps_what_it_cannot_read_and_the_legacy_time_index_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreOptions::at(dir.path())).unwrap();
+        let mut w = WriteSet::new();
+        let old = LedgerEntry {
+            subject: LedgerSubject::Grant,
+            subject_id: "g".into(),
+            applied: true,
+            recorded_at_ms: 100,
+        };
+        w.record_event("demo", "a-old", &old);
+        w.push(Op::Put(
+            keys::ledger("demo", "b-unreadable"),
+            vec![0xff, 0xff],
+        ));
+        w.record_event("demo", "c-old", &old);
+        for i in 0..3u8 {
+            w.push(Op::Put(
+                [keys::LEGACY_LEDGER_BY_TIME, &[i]].concat(),
+                Vec::new(),
+            ));
+        }
+        store.commit_blocking(w).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+
+        let (removed, next) = rt.block_on(store.prune_ledger(250, None, 10)).unwrap();
+        assert_eq!(
+            (removed, next),
+            (2, None),
+            "both old entries, past the bad one"
+        );
+        assert_eq!(store.scan_raw(keys::LEDGER, None, 10).unwrap().len(), 1);
+
+        assert_eq!(
+            rt.block_on(store.remove_legacy_ledger_time_index(2))
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            rt.block_on(store.remove_legacy_ledger_time_index(2))
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            rt.block_on(store.remove_legacy_ledger_time_index(2))
+                .unwrap(),
+            0
+        );
     }
 
     #[test]

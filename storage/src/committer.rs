@@ -162,14 +162,9 @@ pub(crate) fn start(
             durability: durability.clone(),
         };
         let guard = FailOnPanic::new(&running, &durability);
-        threads.push(
-            std::thread::Builder::new()
-                .name("ucrm-syncer".into())
-                .spawn(move || {
-                    let _guard = guard;
-                    syncer.run(&applied);
-                })?,
-        );
+        threads.push(spawn_guarded("ucrm-syncer", guard, move || {
+            syncer.run(&applied)
+        })?);
         Some(to_syncer)
     } else {
         None
@@ -183,14 +178,9 @@ pub(crate) fn start(
         to_syncer,
     };
     let guard = FailOnPanic::new(&running, &durability);
-    threads.push(
-        std::thread::Builder::new()
-            .name("ucrm-committer".into())
-            .spawn(move || {
-                let _guard = guard;
-                applier.run(&rx);
-            })?,
-    );
+    threads.push(spawn_guarded("ucrm-committer", guard, move || {
+        applier.run(&rx)
+    })?);
     Ok(Committer {
         tx,
         running,
@@ -259,6 +249,20 @@ impl Drop for FailOnPanic {
             self.durability.failed();
         }
     }
+}
+
+/// Starts a writer thread named `name` that runs `work` holding `guard`.
+fn spawn_guarded(
+    name: &str,
+    guard: FailOnPanic,
+    work: impl FnOnce() + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let _guard = guard;
+            work();
+        })
 }
 
 /// How much one round may take, and how long it may wait for more.

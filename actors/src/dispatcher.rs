@@ -182,7 +182,10 @@ impl Dispatcher {
             Err(e) => {
                 // Not even queued (the writer is full or stopped): try again shortly rather
                 // than send an attempt whose result could not follow a mark.
-                log::warn!(call_id = call.id.as_str(), error:% = e; "could not mark call delivering");
+                log::warn!(
+                    call_id = call.id.as_str(), error:% = e;
+                    "could not mark call delivering"
+                );
                 self.finish_slot(&call.id, &host);
                 self.due.push(Reverse((now_ms() + 1000, call.id)));
                 // The host's parked calls move on when a slot frees, so free this one later.

@@ -39,7 +39,7 @@ impl Config {
         if self.storage.group_commit_linger_us > MAX_LINGER_US {
             return Err(bad(
                 "storage.group_commit_linger_us",
-                "must be at most 100000 (a tenth of a second)",
+                format!("must be at most {MAX_LINGER_US} (a tenth of a second)"),
             ));
         }
         if self.storage.ledger_retention_days == 0 {

@@ -29,19 +29,26 @@
 //! If either thread dies, the [`Durability`] is marked failed and the writer stops, so that no
 //! reader waits forever on a round that will never become durable.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 use crate::backend::{Op, StoreOptions};
 use crate::StoreError;
+
+mod blobs;
+mod durability;
+mod guard;
+
+use blobs::BlobSync;
+pub use durability::Durability;
+use guard::{spawn_guarded, FailOnPanic};
 
 /// Work for the writer.
 pub(crate) enum Job {
@@ -52,77 +59,6 @@ pub(crate) enum Job {
     },
     /// Finish what is queued and stop.
     Shutdown,
-}
-
-/// How far the writer has come: rounds applied (readable) and rounds durable.
-///
-/// Round numbers start at 1 and grow by one per round. A round's number is published before
-/// its changes are applied, so a reader that sees a change and then reads
-/// [`Durability::applied`] gets a number at least as high as the change's round.
-#[derive(Debug)]
-pub struct Durability {
-    applied: AtomicU64,
-    durable: watch::Sender<Durable>,
-}
-
-/// The durable side of [`Durability`]: the highest durable round, or the writer has failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Durable {
-    Through(u64),
-    Failed,
-}
-
-impl Default for Durability {
-    fn default() -> Self {
-        Durability {
-            applied: AtomicU64::new(0),
-            durable: watch::Sender::new(Durable::Through(0)),
-        }
-    }
-}
-
-impl Durability {
-    /// The highest round whose apply has begun.
-    fn applied(&self) -> u64 {
-        self.applied.load(Ordering::SeqCst)
-    }
-
-    fn begin(&self, round: u64) {
-        self.applied.store(round, Ordering::SeqCst);
-    }
-
-    fn made_durable(&self, round: u64) {
-        self.durable.send_modify(|d| {
-            if let Durable::Through(n) = d {
-                *n = (*n).max(round);
-            }
-        });
-    }
-
-    fn failed(&self) {
-        self.durable.send_replace(Durable::Failed);
-    }
-
-    /// Resolves once every change readable before the call is durable.
-    ///
-    /// Immediate when nothing is between apply and fsync, which is the usual case outside
-    /// bursts. Fails with [`StoreError::Closed`] when the writer failed first, since the change
-    /// seen may then never reach the disk.
-    pub async fn settled(&self) -> Result<(), StoreError> {
-        let target = self.applied();
-        let reached = |d: &Durable| match d {
-            Durable::Through(n) => *n >= target,
-            Durable::Failed => true,
-        };
-        if !reached(&self.durable.borrow()) {
-            let mut rx = self.durable.subscribe();
-            rx.wait_for(reached).await.map_err(|_| StoreError::Closed)?;
-        }
-        match *self.durable.borrow() {
-            Durable::Failed => Err(StoreError::Closed),
-            Durable::Through(_) => Ok(()),
-        }
-    }
 }
 
 /// Handle to the writer threads.
@@ -223,46 +159,6 @@ impl Committer {
             let _ = handle.join();
         }
     }
-}
-
-/// Marks the writer failed when the thread holding it panics, so that callers and readers
-/// waiting on `settled` get an error instead of waiting forever.
-struct FailOnPanic {
-    running: Arc<AtomicBool>,
-    durability: Arc<Durability>,
-}
-
-impl FailOnPanic {
-    fn new(running: &Arc<AtomicBool>, durability: &Arc<Durability>) -> Self {
-        FailOnPanic {
-            running: running.clone(),
-            durability: durability.clone(),
-        }
-    }
-}
-
-impl Drop for FailOnPanic {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            log::error!("the group-commit writer stopped on a panic; refusing writes");
-            self.running.store(false, Ordering::SeqCst);
-            self.durability.failed();
-        }
-    }
-}
-
-/// Starts a writer thread named `name` that runs `work` holding `guard`.
-fn spawn_guarded(
-    name: &str,
-    guard: FailOnPanic,
-    work: impl FnOnce() + Send + 'static,
-) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            let _guard = guard;
-            work();
-        })
 }
 
 /// How much one round may take, and how long it may wait for more.
@@ -488,55 +384,6 @@ impl Syncer {
     }
 }
 
-/// The blob files of sled's store directory that the syncer has already made durable.
-///
-/// sled names each blob after the log sequence number of its item and removes it once the item
-/// is rewritten; a round with no new blob costs one read of a (usually empty) directory.
-struct BlobSync {
-    dir: PathBuf,
-    synced: HashSet<std::ffi::OsString>,
-}
-
-impl BlobSync {
-    fn new(dir: PathBuf) -> Self {
-        BlobSync {
-            dir,
-            synced: HashSet::new(),
-        }
-    }
-
-    /// Fsyncs every blob file not synced before, then the directory that names them; answers
-    /// how many there were.
-    fn sync_new(&mut self) -> std::io::Result<usize> {
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(e),
-        };
-        let mut present = HashSet::new();
-        let mut synced = 0;
-        for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name();
-            if !self.synced.contains(&name) {
-                match File::open(entry.path()) {
-                    Ok(file) => file.sync_all()?,
-                    // Removed by sled between the listing and the open: nothing to keep.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                }
-                synced += 1;
-            }
-            present.insert(name);
-        }
-        if synced > 0 {
-            File::open(&self.dir)?.sync_all()?;
-        }
-        self.synced = present;
-        Ok(synced)
-    }
-}
-
 fn final_flush(db: &sled::Db) {
     if let Err(e) = db.flush() {
         log::error!(error:display = e; "final flush of the store failed");
@@ -555,48 +402,9 @@ fn record_duration(started: Instant) {
 
 #[cfg(test)]
 mod tests {
+    use super::durability::tests::block_on;
     use super::*;
     use crate::{Store, StoreOptions, WriteSet};
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .expect("runtime")
-            .block_on(f)
-    }
-
-    #[test]
-    fn settled_waits_for_the_round_that_was_applied_when_asked() {
-        let durability = Arc::new(Durability::default());
-        block_on(async {
-            durability.settled().await.expect("nothing pending");
-
-            durability.begin(1);
-            let waiting = {
-                let d = durability.clone();
-                tokio::spawn(async move { d.settled().await })
-            };
-            tokio::task::yield_now().await;
-            assert!(!waiting.is_finished(), "round 1 is not durable yet");
-
-            // A later round starting does not move the target of an earlier reader.
-            durability.begin(2);
-            durability.made_durable(1);
-            waiting.await.expect("join").expect("round 1 durable");
-        });
-    }
-
-    #[test]
-    fn settled_fails_once_the_writer_has_failed() {
-        let durability = Durability::default();
-        durability.begin(1);
-        durability.failed();
-        assert!(matches!(
-            block_on(durability.settled()),
-            Err(StoreError::Closed)
-        ));
-    }
 
     fn write_job(key: &str) -> (Job, oneshot::Receiver<Result<(), StoreError>>) {
         let (reply, rx) = oneshot::channel();
@@ -666,48 +474,6 @@ mod tests {
         let (events, waited) = gather_alone(Duration::from_secs(5), false);
         assert_eq!(events, 1);
         assert!(waited < Duration::from_secs(1), "no linger without load");
-    }
-
-    #[test]
-    fn a_writer_thread_that_panics_fails_the_store_instead_of_leaving_readers_waiting() {
-        let running = Arc::new(AtomicBool::new(true));
-        let durability = Arc::new(Durability::default());
-        durability.begin(1);
-        let guard = FailOnPanic::new(&running, &durability);
-        let thread = std::thread::spawn(move || {
-            let _guard = guard;
-            panic!("a bug in the writer");
-        });
-        assert!(thread.join().is_err());
-        assert!(!running.load(Ordering::SeqCst));
-        assert!(matches!(
-            block_on(durability.settled()),
-            Err(StoreError::Closed)
-        ));
-
-        // A thread that ends normally leaves the store as it was.
-        let durability = Arc::new(Durability::default());
-        let guard = FailOnPanic::new(&running, &durability);
-        std::thread::spawn(move || drop(guard))
-            .join()
-            .expect("join");
-        block_on(durability.settled()).expect("nothing failed");
-    }
-
-    #[test]
-    fn blob_sync_fsyncs_each_new_blob_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut blobs = BlobSync::new(dir.path().join("blobs"));
-        assert_eq!(blobs.sync_new().expect("no directory yet"), 0);
-        std::fs::create_dir(dir.path().join("blobs")).expect("mkdir");
-        for name in ["17", "42"] {
-            std::fs::write(dir.path().join("blobs").join(name), b"x").expect("write");
-        }
-        assert_eq!(blobs.sync_new().expect("sync"), 2);
-        assert_eq!(blobs.sync_new().expect("sync"), 0, "nothing new");
-        std::fs::remove_file(dir.path().join("blobs/17")).expect("rm");
-        std::fs::write(dir.path().join("blobs/99"), b"y").expect("write");
-        assert_eq!(blobs.sync_new().expect("sync"), 1, "only the new one");
     }
 
     #[test]

@@ -350,24 +350,17 @@ impl Store {
         } else {
             None
         };
-        let mut writes = WriteSet::new();
-        for (key, value) in rows {
-            let entry: LedgerEntry = match decode(&key, &value) {
-                Ok(entry) => entry,
+        let expired = rows.into_iter().filter_map(|(key, value)| {
+            match decode::<LedgerEntry>(&key, &value) {
+                Ok(entry) => (entry.recorded_at_ms < before_ms).then_some(key),
                 Err(e) => {
                     // Kept, so that a newer build can still read it; the sweep goes on.
                     log::warn!(error:display = e; "ledger entry the pruner cannot read; kept");
-                    continue;
+                    None
                 }
-            };
-            if entry.recorded_at_ms < before_ms {
-                writes.ops.push(Op::Delete(key));
             }
-        }
-        let removed = writes.ops.len();
-        if removed > 0 {
-            self.commit(writes).await?;
-        }
+        });
+        let removed = self.delete_keys(expired).await?;
         Ok((removed, next))
     }
 
@@ -375,10 +368,13 @@ impl Store {
     /// many; 0 once none is left.
     pub async fn remove_legacy_ledger_time_index(&self, max: usize) -> Result<usize, StoreError> {
         let rows = self.backend.scan(keys::LEGACY_LEDGER_BY_TIME, None, max)?;
+        self.delete_keys(rows.into_iter().map(|(key, _)| key)).await
+    }
+
+    /// Deletes `keys` in one write (none when there are none) and answers how many.
+    async fn delete_keys(&self, keys: impl Iterator<Item = Vec<u8>>) -> Result<usize, StoreError> {
         let mut writes = WriteSet::new();
-        writes
-            .ops
-            .extend(rows.into_iter().map(|(key, _)| Op::Delete(key)));
+        writes.ops.extend(keys.map(Op::Delete));
         let removed = writes.ops.len();
         if removed > 0 {
             self.commit(writes).await?;
